@@ -1,0 +1,64 @@
+import { isCapstanError, toCapstanError } from '../errors.ts';
+import { VERSION } from '../version.ts';
+import { CALL_USAGE, callCommand } from './call-command.ts';
+import { DEMO_USAGE, demoCommand } from './demo-command.ts';
+import { START_USAGE, startCommand } from './start-command.ts';
+
+const USAGE = `capstan ${VERSION} — call recording with a scriptable core
+
+Usage: capstan <command> [options]
+
+Commands:
+  start          run the host, with two media servers as child processes
+  demo           start and place a few simulated calls
+  call           place a simulated call through a running host
+  media-server   run one standalone media server that registers with a host
+  help           this text; "capstan <command> --help" for a command's options
+  version        print the version`;
+
+interface Command {
+  usage: string;
+  run: (args: string[]) => Promise<number>;
+}
+
+const commands: Record<string, Command> = {
+  start: { usage: START_USAGE, run: startCommand },
+  demo: { usage: DEMO_USAGE, run: demoCommand },
+  call: { usage: CALL_USAGE, run: callCommand },
+  'media-server': {
+    // Loaded lazily: the media server's modules are not needed by the other commands.
+    usage: '',
+    run: async (args) => (await import('./media-server-command.ts')).mediaServerCommand(args),
+  },
+};
+
+/** Runs one CLI invocation; returns the exit code. Errors are printed as `code: message`, never as stack traces. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(`${USAGE}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  if (name === 'version' || name === '--version') {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`capstan: CAPSTAN_ERR_CLI_USAGE: unknown command "${name}"\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (args.includes('--help') || args.includes('-h')) {
+    const usage = command.usage || (await import('./media-server-command.ts')).MEDIA_SERVER_USAGE;
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  try {
+    return await command.run(args);
+  } catch (e) {
+    const error = toCapstanError(e);
+    process.stderr.write(`capstan ${name}: ${error.code}: ${error.message}\n`);
+    if (!isCapstanError(e) && process.env.CAPSTAN_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    return error.code === 'CAPSTAN_ERR_CLI_USAGE' ? 2 : 1;
+  }
+}

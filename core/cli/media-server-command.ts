@@ -1,0 +1,57 @@
+import { intFlag, parseFlags } from './parse-args.ts';
+import { CapstanError } from '../errors.ts';
+import { runMediaServer } from '../../media/server/main.ts';
+
+export const MEDIA_SERVER_USAGE = `capstan media-server --host URL --location NAME [--id ID] [--rtp-ports A-B] [--rtp-address IP]
+                     [--port N] [--address IP] [--data DIR] [--log-level LEVEL]
+
+Runs one media server that registers with the host at --host and reports its load every second.
+The shared secret comes from the CAPSTAN_SECRET environment variable (the host keeps it in
+<data>/secret). Prints {"ready":true,"controlUrl":...} on stdout once listening.`;
+
+export async function mediaServerCommand(args: string[]): Promise<number> {
+  const { values } = parseFlags('media-server', args, {
+    host: { type: 'string' },
+    location: { type: 'string' },
+    id: { type: 'string' },
+    'rtp-ports': { type: 'string' },
+    'rtp-address': { type: 'string' },
+    port: { type: 'string' },
+    address: { type: 'string' },
+    data: { type: 'string' },
+    'log-level': { type: 'string' },
+  });
+  const secret = process.env.CAPSTAN_SECRET;
+  if (!secret) {
+    throw new CapstanError('CAPSTAN_ERR_CLI_USAGE', 'capstan media-server: set CAPSTAN_SECRET to the host\'s shared secret (the host keeps it in <data>/secret)');
+  }
+  if (values.host === undefined) throw new CapstanError('CAPSTAN_ERR_CLI_USAGE', 'capstan media-server: --host URL is required');
+  if (values.location === undefined) throw new CapstanError('CAPSTAN_ERR_CLI_USAGE', 'capstan media-server: --location NAME is required');
+  const rtpPorts = values['rtp-ports'];
+  if (rtpPorts !== undefined && !/^\d+-\d+$/.test(rtpPorts)) {
+    throw new CapstanError('CAPSTAN_ERR_CLI_USAGE', `capstan media-server: --rtp-ports must look like 40000-40999, got "${rtpPorts}"`);
+  }
+  const server = await runMediaServer({
+    hostUrl: values.host,
+    location: values.location,
+    secret,
+    ...(values.id !== undefined ? { id: values.id } : {}),
+    ...(rtpPorts !== undefined ? { rtpPorts: rtpPorts.split('-').map(Number) as [number, number] } : {}),
+    ...(values['rtp-address'] !== undefined ? { rtpAddress: values['rtp-address'] } : {}),
+    ...(values.port !== undefined ? { port: intFlag('media-server', 'port', values.port, 0, 65535)! } : {}),
+    ...(values.address !== undefined ? { address: values.address } : {}),
+    ...(values.data !== undefined ? { dataDir: values.data } : {}),
+    ...(values['log-level'] !== undefined ? { logLevel: values['log-level'] } : {}),
+  });
+  process.stdout.write(`${JSON.stringify({ ready: true, id: server.id, controlUrl: server.controlUrl })}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      void server.close().then(resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  return 0;
+}

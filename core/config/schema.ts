@@ -1,0 +1,135 @@
+/**
+ * The one configuration schema. Every option has its default here and in docs/configuration.md
+ * (a test checks that every key is documented there).
+ */
+import { z } from 'zod';
+
+const portRange = z
+  .string()
+  .regex(/^\d{1,5}-\d{1,5}$/, 'a range like 40000-40999')
+  .refine((s) => {
+    const [a, b] = s.split('-').map(Number) as [number, number];
+    return a >= 1024 && b <= 65535 && a < b;
+  }, 'ports between 1024 and 65535, first below last');
+
+const recordingMime = z.enum(['audio/L16', 'audio/PCMU', 'audio/PCMA']);
+
+const policy = z.object({
+  /** Name shown in logs. */
+  name: z.string().min(1),
+  /** Conditions; every one given must match. An empty `when` matches every call. */
+  when: z
+    .object({
+      workgroup: z.array(z.string()).optional(),
+      agent: z.array(z.string()).optional(),
+      direction: z.array(z.enum(['inbound', 'outbound', 'internal'])).optional(),
+      /** Regular expression on the calling number. */
+      ani: z.string().optional(),
+      /** Regular expression on the called number. */
+      dnis: z.string().optional(),
+    })
+    .prefault({}),
+  /** `true` records matching calls; `false` stops evaluation without recording. */
+  record: z.boolean().default(true),
+  /** 1 mixes all parties; 2 puts the caller on the left channel and everyone else on the right. Default 2. */
+  channels: z.union([z.literal(1), z.literal(2)]).default(2),
+  /** Recording MIME type; unset means the media servers' `recordingMimeTypeDefault`. */
+  mime: recordingMime.optional(),
+  tags: z.array(z.string()).default([]),
+});
+
+export const ConfigSchema = z
+  .object({
+    /** The host's HTTP API, web console and media-server registration endpoint. */
+    http: z
+      .object({
+        /** TCP port. Default 8080. */
+        port: z.number().int().min(0).max(65535).default(8080),
+        /** Address to listen on. Default 127.0.0.1 (set 0.0.0.0 to let other machines' media servers register). */
+        address: z.string().default('127.0.0.1'),
+        /** URL media servers and call sources use to reach the host. Default http://<address>:<port>. */
+        publicUrl: z.string().url().optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** Folder for the database, recordings, outbox and secrets. Default `var`. */
+    dataDir: z.string().min(1).default('var'),
+    /** Folder of handler scripts. Default `handlers`. */
+    handlersDir: z.string().min(1).default('handlers'),
+    /** Log level: fatal, error, warn, info, debug, trace or silent. Default info. */
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** The host's own location (the selection rules' "control server's location"). Default `default`. */
+    location: z.string().min(1).default('default'),
+    /**
+     * Secret shared with media servers (control API auth and signed file URIs). Default: generated
+     * on first start and kept in `<dataDir>/secret` (mode 0600).
+     */
+    secret: z.string().min(16).optional(),
+    mediaServers: z
+      .object({
+        /** Media servers started as child processes of the host. Default 2; 0 for none. */
+        embedded: z.number().int().min(0).max(16).default(2),
+        /** Location of the embedded media servers. Default: the host's `location`. */
+        location: z.string().min(1).optional(),
+        /** UDP ports for RTP, split evenly between embedded media servers. Default 40000-40999. */
+        rtpPorts: portRange.default('40000-40999'),
+        /** Address the embedded media servers receive RTP on. Default 127.0.0.1. */
+        rtpAddress: z.string().default('127.0.0.1'),
+        /** MIME type used when a request leaves the format open (RecordingMimeTypeDefault). Default audio/L16. */
+        recordingMimeTypeDefault: recordingMime.default('audio/L16'),
+        /** A media server that has not reported load for this long is marked down, ms. Default 1500. */
+        downAfterMs: z.number().int().min(200).default(1500),
+      })
+      .strict()
+      .prefault({}),
+    recorder: z
+      .object({
+        database: z
+          .object({
+            /** `sqlite` (embedded, default) or `pg` (PostgreSQL). */
+            client: z.enum(['sqlite', 'pg']).default('sqlite'),
+            /** SQLite file. Default `<dataDir>/capstan.sqlite`. */
+            filename: z.string().optional(),
+            /** PostgreSQL connection string, for client `pg`. */
+            connection: z.string().optional(),
+          })
+          .strict()
+          .prefault({}),
+        /**
+         * Recorder policies, first match wins. Default: one policy that records every call
+         * (remove it, or set `record: false`, to record nothing by default).
+         */
+        policies: z.array(policy).default([{ name: 'record-all', when: {}, record: true, channels: 2, tags: [] }]),
+        /** Attempts to fetch a finished recording before it is reported failed (kept on the media server). Default 5. */
+        fetchAttempts: z.number().int().min(1).default(5),
+      })
+      .strict()
+      .prefault({}),
+    mail: z
+      .object({
+        /** SMTP server; when unset, messages are written as .eml files to `outboxDir`. */
+        smtp: z
+          .object({
+            host: z.string().min(1),
+            /** Default 587. */
+            port: z.number().int().min(1).max(65535).default(587),
+            /** TLS from the start (port 465). Default false (STARTTLS when offered). */
+            secure: z.boolean().default(false),
+            user: z.string().optional(),
+            pass: z.string().optional(),
+          })
+          .strict()
+          .optional(),
+        /** Sender address. Default capstan@localhost. */
+        from: z.string().default('capstan@localhost'),
+        /** Outbox folder when no SMTP server is set. Default `<dataDir>/outbox`. */
+        outboxDir: z.string().optional(),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type CapstanConfig = z.infer<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+export type RecorderPolicy = z.infer<typeof policy>;

@@ -1,0 +1,88 @@
+/**
+ * The call and recording events every part of Capstan (and, later, handlers) subscribes to.
+ * Payloads are plain JSON-able objects so they can be copied into handler sandboxes as they are.
+ */
+import type { CapstanError } from '../errors.ts';
+
+/** Who asked for a recording; decides format and where the file goes after the fetch. */
+export type Requester = 'recorder' | 'recorder-rcs' | 'workgroup' | 'client' | 'handler';
+export const REQUESTERS: readonly Requester[] = ['recorder', 'recorder-rcs', 'workgroup', 'client', 'handler'];
+
+export type CallDirection = 'inbound' | 'outbound' | 'internal';
+
+export interface CallInfo {
+  callId: string;
+  /** Which call source created it: 'simulator' or 'sip'. */
+  source: string;
+  direction: CallDirection;
+  /** Calling number (ANI). */
+  from: string;
+  /** Called number (DNIS). */
+  to: string;
+  workgroup: string | null;
+  agent: string | null;
+  /** Location of the requesting device (station or line). */
+  location: string;
+  startedAt: string;
+  attributes: Record<string, string>;
+}
+
+export interface RecordingInfo {
+  recordingId: string;
+  callId: string;
+  requester: Requester;
+  mediaServerId: string;
+  fileName: string;
+  uri: string;
+  mime: string;
+  channels: 1 | 2;
+  /** Where the finished recording goes after the fetch: an e-mail address for mail requesters. */
+  deliverTo: string | null;
+  tags: string[];
+  startedAt: string;
+}
+
+export interface RecordingResultInfo {
+  fileName: string;
+  uri: string;
+  mime: string;
+  channels: number;
+  sampleRate: number;
+  samples: number;
+  durationMs: number;
+  sizeBytes: number;
+  sha256: string;
+  startedAt: string;
+  stoppedAt: string;
+  pauses: { mode: 'skip' | 'silence'; startMs: number; endMs: number }[];
+  dtmf: { leg: 'caller' | 'callee'; digit: string; atMs: number; durationMs: number }[];
+}
+
+export interface CallEvents {
+  'call.offered': { call: CallInfo };
+  'call.connected': { call: CallInfo };
+  'call.assigned': { call: CallInfo; workgroup: string | null; agent: string | null };
+  'call.held': { call: CallInfo; leg: 'caller' | 'callee' };
+  'call.resumed': { call: CallInfo; leg: 'caller' | 'callee' };
+  'call.transferred': { call: CallInfo; to: string };
+  'call.disconnected': { call: CallInfo; reason: string };
+}
+
+export interface RecordingEvents {
+  'recording.started': { recording: RecordingInfo };
+  'recording.paused': { recording: RecordingInfo; mode: 'skip' | 'silence' };
+  'recording.resumed': { recording: RecordingInfo };
+  'recording.completed': { recording: RecordingInfo; result: RecordingResultInfo };
+  'recording.failed': { recording: RecordingInfo | null; callId: string; error: ReturnType<CapstanError['toJSON']> };
+  /** The requester has the recording safely (database, RCS) and the media server's copy is deleted. */
+  'recording.stored': { recording: RecordingInfo; storedId: string; location: string };
+  /** The recording was handed to its delivery (mail accepted by the SMTP server or the outbox). */
+  'recording.delivered': { recording: RecordingInfo; to: string };
+}
+
+export interface MediaServerEvents {
+  'media-server.up': { id: string; location: string };
+  'media-server.down': { id: string; location: string; reason: string };
+}
+
+export type CapstanEvents = CallEvents & RecordingEvents & MediaServerEvents;

@@ -1,0 +1,193 @@
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { CapstanConfig } from './config/schema.ts';
+import { EventBus } from './events/event-bus.ts';
+import { createHttpServer } from './http/create-http-server.ts';
+import { healthRoutes } from './http/routes/health-routes.ts';
+import { mediaServerRoutes } from './http/routes/media-server-routes.ts';
+import { recordingRoutes } from './http/routes/recording-routes.ts';
+import { componentLogger, createLogger, type Logger } from './logger.ts';
+import { HostMetrics } from './metrics.ts';
+import { PluginHost, type CapstanPlugin } from './plugin.ts';
+import { ContentStore } from './recorder/content-store.ts';
+import { Recorder } from './recorder/recorder.ts';
+import { loadOrCreateSecret } from './secret.ts';
+import { ServiceRegistry } from './services.ts';
+import { EmbeddedMediaServers } from './telephony/embedded-media-servers.ts';
+import { MediaServerRegistry } from './telephony/media-server-registry.ts';
+import { TelephonyServices } from './telephony/telephony-services.ts';
+import { VERSION } from './version.ts';
+import { storageKnexPlugin } from '../plugins/storage-knex/index.ts';
+import { deliveryMailPlugin } from '../plugins/delivery-mail/index.ts';
+import { callSourceSimulatorPlugin } from '../plugins/call-source-simulator/index.ts';
+
+/** The plugins every host starts with; `HostOptions.plugins` adds more. */
+export function builtinPlugins(): CapstanPlugin[] {
+  return [storageKnexPlugin(), deliveryMailPlugin(), callSourceSimulatorPlugin()];
+}
+
+export interface HostOptions {
+  /** Default: a pino logger at `config.logLevel` on stdout. */
+  logger?: Logger;
+  /** Extra plugins, set up after the built-ins. */
+  plugins?: CapstanPlugin[];
+}
+
+/**
+ * The host process: Telephony Services, the Recorder, plugins, the HTTP API, and the embedded media
+ * servers. Parents create and track their children; `close()` cascades and is idempotent.
+ */
+export class Host {
+  readonly config: CapstanConfig;
+  readonly events: EventBus;
+  readonly services = new ServiceRegistry();
+  readonly metrics = new HostMetrics();
+  readonly registry: MediaServerRegistry;
+  readonly telephony: TelephonyServices;
+  readonly http: FastifyInstance;
+  readonly logger: Logger;
+  readonly secret: string;
+  readonly embedded: EmbeddedMediaServers | null;
+  #recorder: Recorder | null = null;
+  readonly #plugins: PluginHost;
+  #url = '';
+  #closing: Promise<void> | null = null;
+
+  private constructor(config: CapstanConfig, logger: Logger, http: FastifyInstance, plugins: PluginHost) {
+    this.config = config;
+    this.logger = logger;
+    this.http = http;
+    this.#plugins = plugins;
+    this.events = new EventBus(componentLogger(logger, 'events'));
+    this.secret = loadOrCreateSecret(config.dataDir, config.secret);
+    this.registry = new MediaServerRegistry(this.events, componentLogger(logger, 'registry'), { downAfterMs: config.mediaServers.downAfterMs });
+    this.telephony = new TelephonyServices(this.registry, this.events, componentLogger(logger, 'telephony'), {
+      secret: this.secret,
+      location: config.location,
+      recordingMimeTypeDefault: config.mediaServers.recordingMimeTypeDefault,
+    });
+    this.embedded = null;
+  }
+
+  /** The URL the host listens on (and media servers register with). */
+  get url(): string {
+    return this.#url;
+  }
+
+  get recorder(): Recorder {
+    return this.#recorder!;
+  }
+
+  static async start(config: CapstanConfig, options: HostOptions = {}): Promise<Host> {
+    const logger = options.logger ?? createLogger({ level: config.logLevel });
+    const http = await createHttpServer(logger, VERSION);
+    const plugins = new PluginHost();
+    for (const plugin of [...builtinPlugins(), ...(options.plugins ?? [])]) plugins.register(plugin);
+    const host = new Host(config, logger, http, plugins);
+    try {
+      await host.#start();
+    } catch (e) {
+      await host.close().catch(() => undefined);
+      throw e;
+    }
+    return host;
+  }
+
+  async #start(): Promise<void> {
+    const { config, logger } = this;
+    this.services.provide('telephony', this.telephony);
+    this.#countEvents();
+    await this.#plugins.setupAll((plugin) => ({
+      config,
+      events: this.events,
+      logger: componentLogger(logger, plugin.name),
+      http: this.http,
+      services: this.services,
+    }));
+    const content = new ContentStore(join(config.dataDir, 'store'));
+    const store = this.services.get('recordingStore');
+    this.#recorder = new Recorder(
+      { store, content, telephony: this.telephony, events: this.events, logger: componentLogger(logger, 'recorder') },
+      { policies: config.recorder.policies, fetchAttempts: config.recorder.fetchAttempts },
+    );
+    healthRoutes(this.http, {
+      registry: this.registry,
+      metrics: this.metrics,
+      version: VERSION,
+      components: () => ({
+        http: { state: 'up' },
+        recorder: { state: 'up', detail: config.recorder.database.client },
+        mail: { state: 'up', detail: this.services.get('mail').mode },
+        plugins: { state: 'up', detail: this.#plugins.names.join(', ') },
+      }),
+    });
+    mediaServerRoutes(this.http, { registry: this.registry, secret: this.secret });
+    recordingRoutes(this.http, { store: () => store, content });
+    this.#url = await this.http.listen({ port: config.http.port, host: config.http.address });
+    const publicUrl = config.http.publicUrl ?? this.#url;
+    logger.info({ url: this.#url, dataDir: config.dataDir }, 'host listening');
+    if (config.mediaServers.embedded > 0) {
+      const embedded = new EmbeddedMediaServers(
+        {
+          count: config.mediaServers.embedded,
+          hostUrl: publicUrl,
+          secret: this.secret,
+          location: config.mediaServers.location ?? config.location,
+          rtpPorts: config.mediaServers.rtpPorts,
+          rtpAddress: config.mediaServers.rtpAddress,
+          dataDir: config.dataDir,
+          logLevel: config.logLevel,
+        },
+        this.registry,
+        componentLogger(logger, 'media-servers'),
+      );
+      (this as { embedded: EmbeddedMediaServers | null }).embedded = embedded;
+      await embedded.start();
+      await this.#waitForRegistrations(embedded.ids);
+    }
+    await this.#recorder.resume();
+  }
+
+  /** Children print "ready" once listening; they count as started once registered. */
+  async #waitForRegistrations(ids: string[], timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!ids.every((id) => this.registry.get(id)?.state === 'up')) {
+      if (Date.now() > deadline) {
+        this.logger.warn({ ids }, 'embedded media servers did not all register in time');
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  #countEvents(): void {
+    const m = this.metrics;
+    this.events.on('call.connected', () => {
+      m.callsTotal.inc();
+      m.callsActive.inc();
+    });
+    this.events.on('call.disconnected', () => m.callsActive.dec());
+    this.events.on('recording.started', ({ recording }) => m.recordingsStarted.inc({ requester: recording.requester }));
+    this.events.on('recording.stored', () => m.recordingsStored.inc());
+    this.events.on('recording.failed', () => m.recordingsFailed.inc());
+  }
+
+  /**
+   * Shuts down in order: hang up calls (recordings finalized), let the Recorder store what it
+   * fetched, stop the media servers, then plugins and HTTP. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.logger.info('host shutting down');
+      await this.telephony.close();
+      await this.#recorder?.close();
+      await this.embedded?.close();
+      await this.#plugins.closeAll((name, e) => this.logger.error({ err: e, plugin: name }, 'plugin close failed'));
+      await this.http.close();
+      this.registry.close();
+      this.events.removeAllListeners();
+      this.logger.info('host stopped');
+    })();
+    return this.#closing;
+  }
+}

@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+import { CapstanError } from '../errors.ts';
+
+export interface PutResult {
+  /** Path relative to the store's root, as kept in the database. */
+  mediaPath: string;
+  sizeBytes: number;
+  sha256: string;
+  /** Where the bytes are until `commit`. */
+  partPath: string;
+  finalPath: string;
+}
+
+/**
+ * The Recorder's content store: media files on disk under `<dataDir>/store/YYYY/MM/`, the database
+ * keeping the path, size and checksum. Writes go to a `.part` file renamed once complete, so a
+ * crash never leaves a file that looks whole.
+ */
+export class ContentStore {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = resolve(root);
+    mkdirSync(this.root, { recursive: true });
+  }
+
+  /** Streams `body` into the store as `<id><ext>`, hashing on the way. */
+  async put(id: string, ext: string, startedAt: string, body: ReadableStream<Uint8Array> | Readable): Promise<PutResult> {
+    const month = startedAt.slice(0, 7).replace('-', sep);
+    const dir = join(this.root, month);
+    mkdirSync(dir, { recursive: true });
+    const final = join(dir, `${id}${ext}`);
+    const part = `${final}.part`;
+    const hash = createHash('sha256');
+    let size = 0;
+    const tap = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        size += chunk.length;
+        done(null, chunk);
+      },
+    });
+    const source = body instanceof Readable ? body : Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>);
+    try {
+      await pipeline(source, tap, createWriteStream(part));
+    } catch (e) {
+      rmSync(part, { force: true });
+      throw new CapstanError('CAPSTAN_ERR_STORAGE', `Writing ${id} to the content store failed: ${(e as Error).message}`, { cause: e });
+    }
+    return { mediaPath: relative(this.root, final), sizeBytes: size, sha256: hash.digest('hex'), partPath: part, finalPath: final };
+  }
+
+  /** Makes a verified `put` permanent. */
+  commit(put: PutResult): void {
+    renameSync(put.partPath, put.finalPath);
+  }
+
+  discard(put: PutResult): void {
+    rmSync(put.partPath, { force: true });
+  }
+
+  /** Absolute path of a stored media file; refuses paths outside the store. */
+  pathOf(mediaPath: string): string {
+    const abs = resolve(this.root, mediaPath);
+    if (!abs.startsWith(this.root + sep)) throw new CapstanError('CAPSTAN_ERR_FILE_NOT_FOUND', 'Media path outside the store');
+    return abs;
+  }
+
+  exists(mediaPath: string): boolean {
+    try {
+      return statSync(this.pathOf(mediaPath)).isFile();
+    } catch {
+      return false;
+    }
+  }
+}

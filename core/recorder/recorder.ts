@@ -1,0 +1,188 @@
+import { extname } from 'node:path';
+import { CapstanError, toCapstanError } from '../errors.ts';
+import type { CallInfo, RecordingInfo, RecordingResultInfo } from '../events/call-events.ts';
+import type { EventBus } from '../events/event-bus.ts';
+import type { Logger } from '../logger.ts';
+import type { RecorderPolicy } from '../config/schema.ts';
+import type { TelephonyServices } from '../telephony/telephony-services.ts';
+import type { ContentStore } from './content-store.ts';
+import { matchPolicy } from './match-policy.ts';
+import type { RecordingStore, StoredRecording } from './recording-store.ts';
+
+export interface RecorderOptions {
+  policies: RecorderPolicy[];
+  /** Fetch attempts before a recording is reported failed (its file stays on the media server). */
+  fetchAttempts: number;
+  /** First retry delay, doubled each attempt, ms. Default 500. */
+  retryDelayMs?: number;
+}
+
+/**
+ * The Recorder: applies its policies to each connected call, and for its recordings fetches the
+ * finished file, verifies size and checksum, commits it, and only then deletes it on the media
+ * server. Every step is persisted first, so after a crash `resume()` finishes what was left.
+ */
+export class Recorder {
+  readonly #store: RecordingStore;
+  readonly #content: ContentStore;
+  readonly #telephony: TelephonyServices;
+  readonly #events: EventBus;
+  readonly #logger: Logger;
+  readonly #options: RecorderOptions;
+  readonly #inFlight = new Map<string, Promise<void>>();
+  /** Completions being written, tracked so `drain()` waits for them too. */
+  readonly #completing = new Set<Promise<void>>();
+  readonly #unsubscribe: (() => void)[] = [];
+  #closed = false;
+
+  constructor(deps: { store: RecordingStore; content: ContentStore; telephony: TelephonyServices; events: EventBus; logger: Logger }, options: RecorderOptions) {
+    this.#store = deps.store;
+    this.#content = deps.content;
+    this.#telephony = deps.telephony;
+    this.#events = deps.events;
+    this.#logger = deps.logger;
+    this.#options = options;
+    this.#unsubscribe.push(
+      this.#events.on('call.connected', ({ call }) => this.#applyPolicies(call)),
+      this.#events.on('recording.completed', ({ recording, result }) => {
+        if (recording.requester !== 'recorder') return;
+        const done = this.#complete(recording, result)
+          .catch((e: unknown) => this.#logger.error({ err: e, recordingId: recording.recordingId }, 'recording completion failed'))
+          .finally(() => this.#completing.delete(done));
+        this.#completing.add(done);
+      }),
+    );
+  }
+
+  async #applyPolicies(call: CallInfo): Promise<void> {
+    const policy = matchPolicy(this.#options.policies, call);
+    if (!policy || !policy.record) {
+      this.#logger.info({ callId: call.callId, policy: policy?.name ?? null }, 'no recorder policy records this call');
+      return;
+    }
+    try {
+      const recording = await this.#telephony.startRecording(call.callId, {
+        requester: 'recorder',
+        mime: policy.mime,
+        channels: policy.channels,
+        tags: policy.tags,
+      });
+      await this.#store.insertStarted(recording, call);
+      this.#logger.info({ callId: call.callId, recordingId: recording.recordingId, policy: policy.name }, 'recorder policy started a recording');
+    } catch (e) {
+      this.#logger.error({ err: e, callId: call.callId, policy: policy.name }, 'recorder policy could not start a recording');
+    }
+  }
+
+  async #complete(recording: RecordingInfo, result: RecordingResultInfo): Promise<void> {
+    await this.#store.markCompleted(recording.recordingId, result);
+    const row = await this.#store.get(recording.recordingId);
+    if (row) await this.#finish(row);
+  }
+
+  /** Fetch → verify → commit → delete for one recording; concurrent calls for the same id share one run. */
+  #finish(row: StoredRecording): Promise<void> {
+    const running = this.#inFlight.get(row.id);
+    if (running) return running;
+    const run = this.#finishWithRetries(row).finally(() => this.#inFlight.delete(row.id));
+    this.#inFlight.set(row.id, run);
+    return run;
+  }
+
+  async #finishWithRetries(row: StoredRecording): Promise<void> {
+    let delay = this.#options.retryDelayMs ?? 500;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#finishOnce(row);
+        return;
+      } catch (e) {
+        const error = toCapstanError(e);
+        if (attempt >= this.#options.fetchAttempts || this.#closed) {
+          this.#logger.error({ err: error, recordingId: row.id, attempt }, 'recording could not be stored; its file stays on the media server');
+          await this.#store.markFailed(row.id, `${error.code}: ${error.message}`);
+          this.#events.emit('recording.failed', { recording: null, callId: row.callId, error: error.toJSON() });
+          return;
+        }
+        this.#logger.warn({ err: error, recordingId: row.id, attempt }, 'storing a recording failed; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+        delay *= 2;
+      }
+    }
+  }
+
+  async #finishOnce(row: StoredRecording): Promise<void> {
+    let current = row;
+    if (current.status === 'completed') {
+      if (current.uri === null || current.sizeBytes === null || current.sha256 === null) {
+        throw new CapstanError('CAPSTAN_ERR_STORAGE', `Recording ${row.id} has no completed file to fetch`);
+      }
+      const response = await fetch(current.uri, { signal: AbortSignal.timeout(60_000) }).catch((e: unknown) => {
+        throw new CapstanError('CAPSTAN_ERR_FETCH_FAILED', `Fetching ${current.fileName} failed: ${(e as Error).message}`, { cause: e });
+      });
+      if (!response.ok || !response.body) {
+        throw new CapstanError('CAPSTAN_ERR_FETCH_FAILED', `Fetching ${current.fileName} answered ${response.status}`, {
+          details: { status: response.status },
+        });
+      }
+      const put = await this.#content.put(current.id, extname(current.fileName) || '.wav', current.startedAt, response.body);
+      if (put.sizeBytes !== current.sizeBytes || put.sha256 !== current.sha256) {
+        this.#content.discard(put);
+        throw new CapstanError('CAPSTAN_ERR_CHECKSUM_MISMATCH', `${current.fileName}: got ${put.sizeBytes} bytes sha256 ${put.sha256}, expected ${current.sizeBytes} bytes sha256 ${current.sha256}`);
+      }
+      this.#content.commit(put);
+      const storedAt = new Date().toISOString();
+      await this.#store.markStored(current.id, put.mediaPath, storedAt);
+      current = { ...current, status: 'stored', mediaPath: put.mediaPath, storedAt };
+    }
+    if (current.status === 'stored' && current.uri !== null) {
+      const response = await fetch(current.uri, { method: 'DELETE', signal: AbortSignal.timeout(10_000) }).catch((e: unknown) => {
+        throw new CapstanError('CAPSTAN_ERR_FETCH_FAILED', `Deleting ${current.fileName} on its media server failed: ${(e as Error).message}`, { cause: e });
+      });
+      // 404: already deleted by an earlier run that crashed before recording it.
+      if (!response.ok && response.status !== 404) {
+        throw new CapstanError('CAPSTAN_ERR_FETCH_FAILED', `Deleting ${current.fileName} answered ${response.status}`, { details: { status: response.status } });
+      }
+      await this.#store.markRemoteDeleted(current.id);
+      this.#logger.info({ recordingId: current.id, mediaPath: current.mediaPath, sizeBytes: current.sizeBytes }, 'recording stored');
+      const recording = this.#recordingInfo(current);
+      this.#events.emit('recording.stored', { recording, storedId: current.id, location: `recorder:${current.mediaPath}` });
+    }
+  }
+
+  #recordingInfo(row: StoredRecording): RecordingInfo {
+    return {
+      recordingId: row.id,
+      callId: row.callId,
+      requester: 'recorder',
+      mediaServerId: row.mediaServerId,
+      fileName: row.fileName,
+      uri: row.uri ?? '',
+      mime: row.mime,
+      channels: row.channels === 1 ? 1 : 2,
+      deliverTo: null,
+      tags: row.tags,
+      startedAt: row.startedAt,
+    };
+  }
+
+  /** Finishes what a previous run left: completed but not stored, stored but not deleted. */
+  async resume(): Promise<void> {
+    const unfinished = await this.#store.listUnfinished();
+    if (unfinished.length > 0) this.#logger.info({ count: unfinished.length }, 'resuming unfinished recordings');
+    await Promise.all(unfinished.map((row) => this.#finish(row)));
+  }
+
+  /** Waits for fetches in progress (so shutdown leaves nothing half-done). */
+  async drain(): Promise<void> {
+    while (this.#inFlight.size > 0 || this.#completing.size > 0) {
+      await Promise.all([...this.#inFlight.values(), ...this.#completing]);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#unsubscribe.forEach((off) => off());
+    await this.drain();
+    this.#closed = true;
+  }
+}

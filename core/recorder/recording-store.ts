@@ -1,0 +1,63 @@
+/**
+ * What the Recorder keeps about each recording. The `recordingStore` service (the knex plugin by
+ * default) implements it; every write is idempotent so a step replayed after a crash changes nothing.
+ */
+import type { CallInfo, RecordingInfo, RecordingResultInfo } from '../events/call-events.ts';
+
+/** The life of a recording on the requester's side, in order. */
+export type RecordingStatus = 'recording' | 'completed' | 'stored' | 'failed';
+
+export interface StoredRecording {
+  id: string;
+  callId: string;
+  requester: string;
+  status: RecordingStatus;
+  direction: string;
+  from: string;
+  to: string;
+  workgroup: string | null;
+  agent: string | null;
+  mediaServerId: string;
+  fileName: string;
+  /** Signed URI on the media server; null once the media server's copy is deleted. */
+  uri: string | null;
+  mime: string;
+  channels: number;
+  sampleRate: number | null;
+  samples: number | null;
+  durationMs: number | null;
+  sizeBytes: number | null;
+  sha256: string | null;
+  startedAt: string;
+  stoppedAt: string | null;
+  storedAt: string | null;
+  /** Path of the media inside the Recorder's content store. */
+  mediaPath: string | null;
+  tags: string[];
+  pauses: RecordingResultInfo['pauses'];
+  dtmf: RecordingResultInfo['dtmf'];
+  error: string | null;
+}
+
+export interface RecordingQuery {
+  callId?: string;
+  limit?: number;
+  offset?: number;
+}
+
+export interface RecordingStore {
+  /** Records that a recording started (no-op when the id exists). */
+  insertStarted(recording: RecordingInfo, call: CallInfo): Promise<void>;
+  /** The media server finished the file: its size, checksum and timing. */
+  markCompleted(id: string, result: RecordingResultInfo): Promise<void>;
+  /** The media is in the content store, verified. */
+  markStored(id: string, mediaPath: string, storedAt: string): Promise<void>;
+  /** The media server's copy is deleted. */
+  markRemoteDeleted(id: string): Promise<void>;
+  markFailed(id: string, error: string): Promise<void>;
+  get(id: string): Promise<StoredRecording | null>;
+  list(query: RecordingQuery): Promise<{ items: StoredRecording[]; total: number }>;
+  /** Completed but not yet stored, or stored with the media server's copy not yet deleted. */
+  listUnfinished(): Promise<StoredRecording[]>;
+  close(): Promise<void>;
+}

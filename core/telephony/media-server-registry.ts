@@ -1,0 +1,134 @@
+import type { LoadReport, RegisterRequest } from '../../media/control-api.ts';
+import { CapstanError } from '../errors.ts';
+import type { EventBus } from '../events/event-bus.ts';
+import type { Logger } from '../logger.ts';
+
+export interface MediaServerState {
+  id: string;
+  location: string;
+  controlUrl: string;
+  version: string;
+  pid: number | null;
+  /** Started by this host as a child process. */
+  embedded: boolean;
+  state: 'up' | 'down';
+  /** Why it is down, when it is. */
+  downReason: string | null;
+  cpu: number;
+  activeResources: number;
+  acceptsSessions: boolean;
+  freeDiskBytes: number;
+  recovered: LoadReport['recovered'];
+  registeredAt: string;
+  lastReportAt: string;
+}
+
+export interface RegistryOptions {
+  /** No load report for this long marks a server down, ms. */
+  downAfterMs: number;
+}
+
+/** Every media server known to Telephony Services, with its last load report. */
+export class MediaServerRegistry {
+  readonly #servers = new Map<string, MediaServerState & { lastReportMs: number }>();
+  readonly #events: EventBus;
+  readonly #logger: Logger;
+  readonly #sweep: NodeJS.Timeout;
+  readonly #downAfterMs: number;
+  #closed = false;
+
+  constructor(events: EventBus, logger: Logger, options: RegistryOptions) {
+    this.#events = events;
+    this.#logger = logger;
+    this.#downAfterMs = options.downAfterMs;
+    this.#sweep = setInterval(() => this.#markSilentDown(), Math.min(250, options.downAfterMs / 2));
+    this.#sweep.unref();
+  }
+
+  register(request: RegisterRequest, embedded = false): MediaServerState {
+    const now = Date.now();
+    const previous = this.#servers.get(request.id);
+    const server = {
+      id: request.id,
+      location: request.location,
+      controlUrl: request.controlUrl.replace(/\/$/, ''),
+      version: request.version,
+      pid: request.pid ?? null,
+      embedded: embedded || (previous?.embedded ?? false),
+      state: 'up' as const,
+      downReason: null,
+      cpu: 0,
+      activeResources: 0,
+      acceptsSessions: true,
+      freeDiskBytes: 0,
+      recovered: [],
+      registeredAt: new Date(now).toISOString(),
+      lastReportAt: new Date(now).toISOString(),
+      lastReportMs: now,
+    };
+    this.#servers.set(request.id, server);
+    this.#logger.info({ mediaServer: request.id, location: request.location, controlUrl: request.controlUrl }, 'media server registered');
+    if (previous?.state !== 'up') this.#events.emit('media-server.up', { id: server.id, location: server.location });
+    return this.#public(server);
+  }
+
+  /** A load report; an unknown id must register first (the media server does so on 404). */
+  report(id: string, load: LoadReport): void {
+    const server = this.#servers.get(id);
+    if (!server) throw new CapstanError('CAPSTAN_ERR_NOT_FOUND', `Media server ${id} is not registered`, { details: { id } });
+    const wasDown = server.state === 'down';
+    Object.assign(server, {
+      cpu: load.cpu,
+      activeResources: load.activeResources,
+      acceptsSessions: load.acceptsSessions,
+      freeDiskBytes: load.freeDiskBytes,
+      recovered: load.recovered,
+      state: 'up',
+      downReason: null,
+      lastReportMs: Date.now(),
+      lastReportAt: new Date().toISOString(),
+    });
+    if (wasDown) {
+      this.#logger.info({ mediaServer: id }, 'media server is back');
+      this.#events.emit('media-server.up', { id, location: server.location });
+    }
+  }
+
+  markDown(id: string, reason: string): void {
+    const server = this.#servers.get(id);
+    if (!server || server.state === 'down') return;
+    server.state = 'down';
+    server.downReason = reason;
+    this.#logger.warn({ mediaServer: id, reason }, 'media server down');
+    this.#events.emit('media-server.down', { id, location: server.location, reason });
+  }
+
+  get(id: string): MediaServerState | null {
+    const server = this.#servers.get(id);
+    return server ? this.#public(server) : null;
+  }
+
+  list(): MediaServerState[] {
+    return [...this.#servers.values()].map((s) => this.#public(s));
+  }
+
+  #markSilentDown(): void {
+    const now = Date.now();
+    for (const server of this.#servers.values()) {
+      if (server.state === 'up' && now - server.lastReportMs > this.#downAfterMs) {
+        this.markDown(server.id, `no load report for ${now - server.lastReportMs} ms`);
+      }
+    }
+  }
+
+  #public(server: MediaServerState & { lastReportMs: number }): MediaServerState {
+    const { lastReportMs: _omit, ...rest } = server;
+    return { ...rest };
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#sweep);
+  }
+}

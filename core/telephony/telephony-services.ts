@@ -1,0 +1,231 @@
+import { randomUUID } from 'node:crypto';
+import type { Endpoint, LegCodec, LegRole, RecordingMime } from '../../media/control-api.ts';
+import { CapstanError, toCapstanError } from '../errors.ts';
+import type { CallDirection, CallInfo, RecordingInfo, RecordingResultInfo, Requester } from '../events/call-events.ts';
+import type { EventBus } from '../events/event-bus.ts';
+import type { Logger } from '../logger.ts';
+import { MediaServerClient } from './media-server-client.ts';
+import type { MediaServerRegistry } from './media-server-registry.ts';
+import { selectMediaServer } from './select-media-server.ts';
+
+export interface NewCallLeg {
+  role: LegRole;
+  codec: LegCodec;
+  /** Where this party receives RTP (the media server relays the other leg's audio there). */
+  rtp?: Endpoint | undefined;
+}
+
+export interface NewCall {
+  source: string;
+  direction?: CallDirection;
+  from: string;
+  to: string;
+  workgroup?: string | null;
+  agent?: string | null;
+  /** Location of the requesting device. Default: the host's location. */
+  location?: string;
+  attributes?: Record<string, string>;
+  legs: NewCallLeg[];
+}
+
+export interface ConnectedCall {
+  call: CallInfo;
+  mediaServerId: string;
+  /** Where each leg's party sends its RTP. */
+  legs: { role: LegRole; rtp: Endpoint }[];
+}
+
+export interface StartRecordingOptions {
+  requester: Requester;
+  /** Default: the media servers' recordingMimeTypeDefault. */
+  mime?: RecordingMime | undefined;
+  /** Default 2. */
+  channels?: 1 | 2 | undefined;
+  deliverTo?: string | null | undefined;
+  tags?: string[] | undefined;
+}
+
+interface CallEntry {
+  info: CallInfo;
+  mediaServerId: string;
+  legs: { role: LegRole; rtp: Endpoint }[];
+  recordings: Map<string, RecordingInfo>;
+  ended: boolean;
+}
+
+export interface TelephonyServicesOptions {
+  secret: string;
+  location: string;
+  recordingMimeTypeDefault: RecordingMime;
+}
+
+/** The control plane between requesters and media servers: calls, their media server, their recordings. */
+export class TelephonyServices {
+  readonly #calls = new Map<string, CallEntry>();
+  readonly #recordings = new Map<string, { call: CallEntry; info: RecordingInfo }>();
+  readonly #registry: MediaServerRegistry;
+  readonly #events: EventBus;
+  readonly #logger: Logger;
+  readonly #options: TelephonyServicesOptions;
+  #closed = false;
+
+  constructor(registry: MediaServerRegistry, events: EventBus, logger: Logger, options: TelephonyServicesOptions) {
+    this.#registry = registry;
+    this.#events = events;
+    this.#logger = logger;
+    this.#options = options;
+  }
+
+  #client(mediaServerId: string): MediaServerClient {
+    const server = this.#registry.get(mediaServerId);
+    if (!server) throw new CapstanError('CAPSTAN_ERR_NO_MEDIA_SERVER', `Media server ${mediaServerId} is unknown`);
+    return new MediaServerClient(server.id, server.controlUrl, this.#options.secret);
+  }
+
+  #entry(callId: string): CallEntry {
+    const entry = this.#calls.get(callId);
+    if (!entry) throw new CapstanError('CAPSTAN_ERR_CALL_NOT_FOUND', `No call with id ${callId}`, { details: { callId } });
+    return entry;
+  }
+
+  get(callId: string): CallInfo & { mediaServerId: string; recordings: RecordingInfo[] } {
+    const entry = this.#entry(callId);
+    return { ...entry.info, mediaServerId: entry.mediaServerId, recordings: [...entry.recordings.values()] };
+  }
+
+  list(): (CallInfo & { mediaServerId: string })[] {
+    return [...this.#calls.values()].map((e) => ({ ...e.info, mediaServerId: e.mediaServerId }));
+  }
+
+  /**
+   * Creates the call on a selected media server, then raises offered and connected and waits for
+   * their listeners (the Recorder's policies), so a recording asked for at connect is running
+   * before the caller sends its first packet.
+   */
+  async createCall(request: NewCall): Promise<ConnectedCall> {
+    if (this.#closed) throw new CapstanError('CAPSTAN_ERR_CLOSED', 'Telephony Services is shutting down');
+    const info: CallInfo = {
+      callId: randomUUID(),
+      source: request.source,
+      direction: request.direction ?? 'inbound',
+      from: request.from,
+      to: request.to,
+      workgroup: request.workgroup ?? null,
+      agent: request.agent ?? null,
+      location: request.location ?? this.#options.location,
+      startedAt: new Date().toISOString(),
+      attributes: request.attributes ?? {},
+    };
+    await this.#events.emitAndWait('call.offered', { call: info });
+    const selection = selectMediaServer(this.#registry.list());
+    this.#logger.info({ callId: info.callId, mediaServer: selection.server.id, reason: selection.reason }, 'media server selected');
+    const allocated = await new MediaServerClient(selection.server.id, selection.server.controlUrl, this.#options.secret).allocateCall({
+      callId: info.callId,
+      legs: request.legs.map((l) => ({ legId: l.role, codec: l.codec, ...(l.rtp ? { remote: l.rtp } : {}) })),
+    });
+    const entry: CallEntry = {
+      info,
+      mediaServerId: selection.server.id,
+      legs: allocated.legs.map((l) => ({ role: l.legId, rtp: l.rtp })),
+      recordings: new Map(),
+      ended: false,
+    };
+    this.#calls.set(info.callId, entry);
+    await this.#events.emitAndWait('call.connected', { call: info });
+    if (info.workgroup !== null || info.agent !== null) {
+      await this.#events.emitAndWait('call.assigned', { call: info, workgroup: info.workgroup, agent: info.agent });
+    }
+    return { call: info, mediaServerId: entry.mediaServerId, legs: entry.legs };
+  }
+
+  /** Starts recording a call; answers with the media server's file name and URI. */
+  async startRecording(callId: string, options: StartRecordingOptions): Promise<RecordingInfo> {
+    const entry = this.#entry(callId);
+    if (entry.ended) throw new CapstanError('CAPSTAN_ERR_CONFLICT', `Call ${callId} has ended`, { details: { callId } });
+    const recordingId = randomUUID();
+    const mime = options.mime ?? this.#options.recordingMimeTypeDefault;
+    const channels = options.channels ?? 2;
+    try {
+      const started = await this.#client(entry.mediaServerId).startRecording(callId, { recordingId, mime, channels });
+      const info: RecordingInfo = {
+        recordingId,
+        callId,
+        requester: options.requester,
+        mediaServerId: entry.mediaServerId,
+        fileName: started.fileName,
+        uri: started.uri,
+        mime,
+        channels,
+        deliverTo: options.deliverTo ?? null,
+        tags: options.tags ?? [],
+        startedAt: new Date().toISOString(),
+      };
+      entry.recordings.set(recordingId, info);
+      this.#recordings.set(recordingId, { call: entry, info });
+      this.#logger.info({ callId, recordingId, requester: options.requester, fileName: info.fileName }, 'recording started');
+      this.#events.emit('recording.started', { recording: info });
+      return info;
+    } catch (e) {
+      const error = toCapstanError(e);
+      this.#events.emit('recording.failed', { recording: null, callId, error: error.toJSON() });
+      throw error;
+    }
+  }
+
+  #recording(recordingId: string): { call: CallEntry; info: RecordingInfo } {
+    const found = this.#recordings.get(recordingId);
+    if (!found) throw new CapstanError('CAPSTAN_ERR_RECORDING_NOT_FOUND', `No recording in progress with id ${recordingId}`, { details: { recordingId } });
+    return found;
+  }
+
+  async pauseRecording(recordingId: string, mode: 'skip' | 'silence'): Promise<void> {
+    const { info } = this.#recording(recordingId);
+    await this.#client(info.mediaServerId).pauseRecording(recordingId, { mode });
+    this.#events.emit('recording.paused', { recording: info, mode });
+  }
+
+  async resumeRecording(recordingId: string): Promise<void> {
+    const { info } = this.#recording(recordingId);
+    await this.#client(info.mediaServerId).resumeRecording(recordingId);
+    this.#events.emit('recording.resumed', { recording: info });
+  }
+
+  /** Stops a recording; the requester then gets `recording.completed` with the file's size and checksum. */
+  async stopRecording(recordingId: string): Promise<RecordingResultInfo> {
+    const { call, info } = this.#recording(recordingId);
+    this.#recordings.delete(recordingId);
+    call.recordings.delete(recordingId);
+    try {
+      const result = await this.#client(info.mediaServerId).stopRecording(recordingId);
+      this.#logger.info({ recordingId, durationMs: result.durationMs, sizeBytes: result.sizeBytes }, 'recording completed');
+      this.#events.emit('recording.completed', { recording: info, result });
+      return result;
+    } catch (e) {
+      const error = toCapstanError(e);
+      this.#events.emit('recording.failed', { recording: info, callId: info.callId, error: error.toJSON() });
+      throw error;
+    }
+  }
+
+  /** Ends a call: stops its recordings, releases it on the media server, raises disconnected. */
+  async hangup(callId: string, reason = 'hangup'): Promise<void> {
+    const entry = this.#entry(callId);
+    if (entry.ended) return;
+    entry.ended = true;
+    for (const recordingId of [...entry.recordings.keys()]) {
+      await this.stopRecording(recordingId).catch((e: unknown) => this.#logger.error({ err: e, recordingId }, 'stopping a recording at hangup failed'));
+    }
+    await this.#client(entry.mediaServerId)
+      .releaseCall(callId)
+      .catch((e: unknown) => this.#logger.warn({ err: e, callId }, 'releasing the call on its media server failed'));
+    this.#calls.delete(callId);
+    this.#events.emit('call.disconnected', { call: entry.info, reason });
+  }
+
+  /** Hangs up every call (host shutdown), so each recording is finalized and handed over. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#calls.keys()].map((id) => this.hangup(id, 'shutdown').catch(() => undefined)));
+  }
+}

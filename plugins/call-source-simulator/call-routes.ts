@@ -1,0 +1,69 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { Endpoint, LegCodec, LegRole, RecordingMime } from '../../media/control-api.ts';
+import type { TelephonyServices } from '../../core/telephony/telephony-services.ts';
+import { schemaOf } from '../../core/http/zod-schema.ts';
+
+export const CreateCallBody = z.object({
+  from: z.string().min(1).max(128).default('anonymous'),
+  to: z.string().min(1).max(128).default('1000'),
+  direction: z.enum(['inbound', 'outbound', 'internal']).default('inbound'),
+  workgroup: z.string().min(1).max(128).nullable().default(null),
+  agent: z.string().min(1).max(128).nullable().default(null),
+  location: z.string().min(1).optional(),
+  attributes: z.record(z.string(), z.string()).default({}),
+  legs: z
+    .array(z.object({ role: LegRole, codec: LegCodec.default({ payloadType: 0, name: 'PCMU', clockRate: 8000 }), rtp: Endpoint.optional() }))
+    .min(1)
+    .max(2)
+    .refine((legs) => new Set(legs.map((l) => l.role)).size === legs.length, 'each role at most once'),
+});
+
+const CallParams = z.object({ callId: z.string().min(1).max(64) });
+const RecordingParams = z.object({ id: z.string().min(1).max(64) });
+const StartBody = z.object({
+  requester: z.enum(['client', 'handler', 'workgroup', 'recorder', 'recorder-rcs']).default('client'),
+  mime: RecordingMime.optional(),
+  channels: z.union([z.literal(1), z.literal(2)]).default(2),
+  deliverTo: z.string().email().nullable().default(null),
+  tags: z.array(z.string()).default([]),
+});
+const PauseBody = z.object({ mode: z.enum(['skip', 'silence']).default('silence') });
+
+/** The simulator's call control over HTTP: what `capstan call` uses, and any script can. */
+export function callRoutes(app: FastifyInstance, telephony: () => TelephonyServices): void {
+  app.post('/api/v1/calls', { schema: { tags: ['calls'], summary: 'Place a simulated call; answers where each leg sends RTP', body: schemaOf(CreateCallBody) } }, async (request, reply) => {
+    const body = request.body as z.infer<typeof CreateCallBody>;
+    const connected = await telephony().createCall({ source: 'simulator', ...body });
+    const call = telephony().get(connected.call.callId);
+    return reply.status(201).send({ ...connected, recordings: call.recordings });
+  });
+  app.get('/api/v1/calls', { schema: { tags: ['calls'], summary: 'Calls in progress' } }, async () => ({ items: telephony().list() }));
+  app.get('/api/v1/calls/:callId', { schema: { tags: ['calls'], summary: 'One call in progress', params: schemaOf(CallParams) } }, async (request) =>
+    telephony().get((request.params as z.infer<typeof CallParams>).callId),
+  );
+  app.delete('/api/v1/calls/:callId', { schema: { tags: ['calls'], summary: 'Hang up', params: schemaOf(CallParams) } }, async (request, reply) => {
+    await telephony().hangup((request.params as z.infer<typeof CallParams>).callId);
+    return reply.status(204).send();
+  });
+  app.post(
+    '/api/v1/calls/:callId/recordings',
+    { schema: { tags: ['calls'], summary: 'Start a recording of a call (ad hoc or custom requester)', params: schemaOf(CallParams), body: schemaOf(StartBody) } },
+    async (request, reply) => {
+      const { callId } = request.params as z.infer<typeof CallParams>;
+      const body = request.body as z.infer<typeof StartBody>;
+      return reply.status(201).send(await telephony().startRecording(callId, body));
+    },
+  );
+  app.post('/api/v1/recordings/:id/pause', { schema: { tags: ['calls'], summary: 'Pause a recording', params: schemaOf(RecordingParams), body: schemaOf(PauseBody) } }, async (request, reply) => {
+    await telephony().pauseRecording((request.params as z.infer<typeof RecordingParams>).id, (request.body as z.infer<typeof PauseBody>).mode);
+    return reply.status(204).send();
+  });
+  app.post('/api/v1/recordings/:id/resume', { schema: { tags: ['calls'], summary: 'Resume a paused recording', params: schemaOf(RecordingParams) } }, async (request, reply) => {
+    await telephony().resumeRecording((request.params as z.infer<typeof RecordingParams>).id);
+    return reply.status(204).send();
+  });
+  app.post('/api/v1/recordings/:id/stop', { schema: { tags: ['calls'], summary: 'Stop a recording', params: schemaOf(RecordingParams) } }, async (request) =>
+    telephony().stopRecording((request.params as z.infer<typeof RecordingParams>).id),
+  );
+}

@@ -1,0 +1,47 @@
+import type { Knex } from 'knex';
+
+/** Migrations in code (no files to find at run time), applied in order by knex at start. */
+const migrations: Record<string, Knex.Migration> = {
+  '0001_recordings': {
+    async up(knex) {
+      await knex.schema.createTable('recordings', (t) => {
+        t.string('id', 64).primary();
+        t.string('call_id', 64).notNullable().index();
+        t.string('requester', 32).notNullable();
+        t.string('status', 16).notNullable().index();
+        t.string('direction', 16).notNullable();
+        t.string('ani', 128).notNullable().defaultTo('');
+        t.string('dnis', 128).notNullable().defaultTo('');
+        t.string('workgroup', 128).nullable().index();
+        t.string('agent', 128).nullable().index();
+        t.string('media_server_id', 128).notNullable();
+        t.string('file_name', 255).notNullable();
+        t.text('uri').nullable();
+        t.string('mime', 64).notNullable();
+        t.integer('channels').notNullable();
+        t.integer('sample_rate').nullable();
+        t.bigInteger('samples').nullable();
+        t.double('duration_ms').nullable();
+        t.bigInteger('size_bytes').nullable();
+        t.string('sha256', 64).nullable();
+        t.string('started_at', 32).notNullable().index();
+        t.string('stopped_at', 32).nullable();
+        t.string('stored_at', 32).nullable();
+        t.text('media_path').nullable();
+        t.text('tags').notNullable().defaultTo('[]');
+        t.text('pauses').notNullable().defaultTo('[]');
+        t.text('dtmf').notNullable().defaultTo('[]');
+        t.text('error').nullable();
+      });
+    },
+    async down(knex) {
+      await knex.schema.dropTable('recordings');
+    },
+  },
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations).sort(),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => migrations[name]!,
+};

@@ -1,0 +1,93 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KnexRecordingStore, type KnexStoreOptions } from '../../../plugins/storage-knex/knex-recording-store.ts';
+import type { CallInfo, RecordingInfo, RecordingResultInfo } from '../../../core/events/call-events.ts';
+
+const pg = process.env.CAPSTAN_TEST_PG;
+// CI must prove PostgreSQL: there a missing CAPSTAN_TEST_PG fails instead of skipping.
+const backends: [string, () => KnexStoreOptions][] = [
+  ['SQLite', () => ({ client: 'sqlite', filename: join(mkdtempSync(join(tmpdir(), 'capstan-db-')), 'capstan.sqlite') })],
+];
+if (pg || process.env.CI) backends.push(['PostgreSQL', () => ({ client: 'pg', connection: pg ?? 'CAPSTAN_TEST_PG is not set' })]);
+
+function call(): CallInfo {
+  return {
+    callId: randomUUID(), source: 'simulator', direction: 'inbound', from: '5551000', to: '1000',
+    workgroup: 'sales', agent: 'alice', location: 'default', startedAt: new Date().toISOString(), attributes: {},
+  };
+}
+
+function recording(c: CallInfo): RecordingInfo {
+  return {
+    recordingId: randomUUID(), callId: c.callId, requester: 'recorder', mediaServerId: 'ms-1', fileName: 'x.wav',
+    uri: 'http://127.0.0.1:1/files/x.wav?sig=1', mime: 'audio/L16', channels: 2, deliverTo: null, tags: ['t'],
+    startedAt: new Date().toISOString(),
+  };
+}
+
+const result: RecordingResultInfo = {
+  fileName: 'x.wav', uri: 'http://127.0.0.1:1/files/x.wav?sig=2', mime: 'audio/L16', channels: 2, sampleRate: 8000,
+  samples: 40000, durationMs: 5000, sizeBytes: 160044, sha256: 'a'.repeat(64), startedAt: '', stoppedAt: new Date().toISOString(),
+  pauses: [{ mode: 'silence', startMs: 100, endMs: 200 }], dtmf: [],
+};
+
+describe.each(backends)('KnexRecordingStore on %s', (_name, options) => {
+  let store: KnexRecordingStore;
+  beforeAll(async () => {
+    store = await KnexRecordingStore.open(options());
+  });
+  afterAll(async () => {
+    await store?.close();
+  });
+
+  it('walks a recording through started, completed, stored and remote-deleted', async () => {
+    const c = call();
+    const r = recording(c);
+    await store.insertStarted(r, c);
+    expect((await store.get(r.recordingId))?.status).toBe('recording');
+    await store.markCompleted(r.recordingId, result);
+    const completed = await store.get(r.recordingId);
+    expect(completed).toMatchObject({ status: 'completed', samples: 40000, sizeBytes: 160044, uri: result.uri, pauses: result.pauses, agent: 'alice', tags: ['t'] });
+    expect((await store.listUnfinished()).map((x) => x.id)).toContain(r.recordingId);
+    await store.markStored(r.recordingId, '2026/11/x.wav', new Date().toISOString());
+    expect((await store.listUnfinished()).map((x) => x.id)).toContain(r.recordingId);
+    await store.markRemoteDeleted(r.recordingId);
+    expect(await store.get(r.recordingId)).toMatchObject({ status: 'stored', uri: null, mediaPath: '2026/11/x.wav' });
+    expect((await store.listUnfinished()).map((x) => x.id)).not.toContain(r.recordingId);
+  });
+
+  it('ignores replayed steps so a crash-and-resume stores nothing twice', async () => {
+    const c = call();
+    const r = recording(c);
+    await store.insertStarted(r, c);
+    await store.insertStarted(r, c);
+    await store.markCompleted(r.recordingId, result);
+    await store.markStored(r.recordingId, 'a.wav', '2026-01-01T00:00:00.000Z');
+    await store.markCompleted(r.recordingId, { ...result, sizeBytes: 1 });
+    const row = await store.get(r.recordingId);
+    expect(row).toMatchObject({ status: 'stored', sizeBytes: 160044 });
+    expect((await store.list({ callId: c.callId })).total).toBe(1);
+  });
+
+  it('lists a call’s recordings, paged', async () => {
+    const c = call();
+    for (let i = 0; i < 3; i++) await store.insertStarted(recording(c), c);
+    const page = await store.list({ callId: c.callId, limit: 2, offset: 0 });
+    expect(page.total).toBe(3);
+    expect(page.items).toHaveLength(2);
+    expect((await store.list({ callId: c.callId, limit: 2, offset: 2 })).items).toHaveLength(1);
+  });
+
+  it('never marks a stored recording failed', async () => {
+    const c = call();
+    const r = recording(c);
+    await store.insertStarted(r, c);
+    await store.markCompleted(r.recordingId, result);
+    await store.markStored(r.recordingId, 'b.wav', new Date().toISOString());
+    await store.markFailed(r.recordingId, 'late failure');
+    expect((await store.get(r.recordingId))?.status).toBe('stored');
+  });
+});
