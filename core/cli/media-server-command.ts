@@ -3,9 +3,13 @@ import { CapstanError } from '../errors.ts';
 import { runMediaServer } from '../../media/server/main.ts';
 
 export const MEDIA_SERVER_USAGE = `capstan media-server --host URL --location NAME [--id ID] [--rtp-ports A-B] [--rtp-address IP]
-                     [--port N] [--address IP] [--data DIR] [--log-level LEVEL]
+                     [--advertise-address IP] [--port N] [--address IP] [--data DIR] [--log-level LEVEL]
 
 Runs one media server that registers with the host at --host and reports its load every second.
+--rtp-ports defaults to 40000-40999, --port (control and file API) to 9100, --address and
+--rtp-address (where it listens) to 0.0.0.0, --advertise-address (what it tells the host and the
+call parties to use) to --rtp-address when that is not 0.0.0.0, else 127.0.0.1; --data to
+var/media/<id>.
 The shared secret comes from the CAPSTAN_SECRET environment variable (the host keeps it in
 <data>/secret). Prints {"ready":true,"controlUrl":...} on stdout once listening.`;
 
@@ -16,6 +20,7 @@ export async function mediaServerCommand(args: string[]): Promise<number> {
     id: { type: 'string' },
     'rtp-ports': { type: 'string' },
     'rtp-address': { type: 'string' },
+    'advertise-address': { type: 'string' },
     port: { type: 'string' },
     address: { type: 'string' },
     data: { type: 'string' },
@@ -31,13 +36,16 @@ export async function mediaServerCommand(args: string[]): Promise<number> {
   if (rtpPorts !== undefined && !/^\d+-\d+$/.test(rtpPorts)) {
     throw new CapstanError('CAPSTAN_ERR_CLI_USAGE', `capstan media-server: --rtp-ports must look like 40000-40999, got "${rtpPorts}"`);
   }
+  const rtpAddress = values['rtp-address'];
+  const advertise = values['advertise-address'] ?? (rtpAddress !== undefined && rtpAddress !== '0.0.0.0' ? rtpAddress : undefined);
   const server = await runMediaServer({
     hostUrl: values.host,
     location: values.location,
     secret,
     ...(values.id !== undefined ? { id: values.id } : {}),
     ...(rtpPorts !== undefined ? { rtpPorts: rtpPorts.split('-').map(Number) as [number, number] } : {}),
-    ...(values['rtp-address'] !== undefined ? { rtpAddress: values['rtp-address'] } : {}),
+    ...(rtpAddress !== undefined ? { rtpAddress } : {}),
+    ...(advertise !== undefined ? { advertiseAddress: advertise } : {}),
     ...(values.port !== undefined ? { port: intFlag('media-server', 'port', values.port, 0, 65535)! } : {}),
     ...(values.address !== undefined ? { address: values.address } : {}),
     ...(values.data !== undefined ? { dataDir: values.data } : {}),

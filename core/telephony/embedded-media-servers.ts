@@ -62,6 +62,8 @@ export class EmbeddedMediaServers {
           '--rtp-ports', `${lo}-${lo + per - 1}`,
           '--rtp-address', options.rtpAddress,
           '--port', '0',
+          // Children are local: their control API listens on loopback only.
+          '--address', '127.0.0.1',
           '--data', join(options.dataDir, 'media-servers', id),
           '--log-level', options.logLevel,
         ],

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { alawEncode, ulawEncode } from '../../media/codecs/g711.ts';
 import { RtpPacket } from '../../media/rtp/rtp-packet.ts';
-import { CapstanError } from '../../core/errors.ts';
+import { CapstanError, ErrorCodes, type ErrorCode } from '../../core/errors.ts';
 
 /** 20 ms of 8 kHz audio: the packet size every softphone and trunk uses for G.711. */
 export const SAMPLES_PER_PACKET = 160;
@@ -53,7 +53,7 @@ async function api<T>(url: string, init: RequestInit = {}): Promise<T> {
   try {
     response = await fetch(url, { ...init, signal: AbortSignal.timeout(15_000) });
   } catch (e) {
-    throw new CapstanError('CAPSTAN_ERR_MEDIA_SERVER_UNREACHABLE', `Capstan host at ${new URL(url).origin} did not answer: ${(e as Error).message}`, { cause: e });
+    throw new CapstanError('CAPSTAN_ERR_HOST_UNREACHABLE', `Capstan host at ${new URL(url).origin} did not answer: ${(e as Error).message}`, { cause: e });
   }
   const text = await response.text();
   if (!response.ok) {
@@ -64,7 +64,9 @@ async function api<T>(url: string, init: RequestInit = {}): Promise<T> {
         return { message: text };
       }
     })();
-    throw new CapstanError('CAPSTAN_ERR_BAD_REQUEST', `${init.method ?? 'GET'} ${url}: ${response.status} ${body.code ?? ''} ${body.message ?? ''}`.trim(), {
+    // Keep the host's own code, so the caller sees e.g. CAPSTAN_ERR_NO_MEDIA_SERVER.
+    const code: ErrorCode = body.code !== undefined && body.code in ErrorCodes ? (body.code as ErrorCode) : 'CAPSTAN_ERR_BAD_REQUEST';
+    throw new CapstanError(code, `${init.method ?? 'GET'} ${url}: ${response.status}: ${body.message ?? ''}`.trim(), {
       details: { status: response.status, code: body.code },
     });
   }

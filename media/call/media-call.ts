@@ -1,0 +1,164 @@
+/**
+ * A call anchored on this media server: one socket per leg, each leg's packets relayed to the
+ * other leg's party and fed (decoded once) to the call's recordings in progress.
+ *
+ * The call owns its legs' sockets and tracks its recordings; the media server stops the
+ * recordings (it keeps their results) before closing the call.
+ */
+import type { Logger } from 'pino';
+import { CapstanError } from '../../core/errors.ts';
+import type { AllocateCallRequest, Endpoint, LegCodec, LegRole } from '../control-api.ts';
+import { createPayloadDecoder, isRecordable, type PayloadDecoder } from '../codecs/payload-decoder.ts';
+import type { Recording } from '../recording/recording.ts';
+import { LegSocket, type PacketCounters } from '../rtp/leg-socket.ts';
+import type { RtpPacket } from '../rtp/rtp-packet.ts';
+import type { RtpPortPool } from '../rtp/rtp-port-pool.ts';
+
+export interface CallLeg {
+  readonly role: LegRole;
+  readonly codec: LegCodec;
+  readonly socket: LegSocket;
+  /** Where this leg's party receives RTP; undefined until the host says. */
+  remote: Endpoint | undefined;
+  readonly decoder: PayloadDecoder | undefined;
+  /** Packets with a payload type other than the codec's (relayed, not recorded). */
+  notRecorded: number;
+}
+
+export interface MediaCallContext {
+  pool: RtpPortPool;
+  counters: PacketCounters;
+  logger: Logger;
+}
+
+export class MediaCall {
+  readonly callId: string;
+  private readonly legs = new Map<LegRole, CallLeg>();
+  private readonly recordings = new Set<Recording>();
+  private readonly context: MediaCallContext;
+  private closing: Promise<void> | undefined;
+
+  private constructor(callId: string, context: MediaCallContext) {
+    this.callId = callId;
+    this.context = context;
+  }
+
+  /**
+   * Binds a socket per requested leg. On failure the sockets already bound are released.
+   * @throws CapstanError CAPSTAN_ERR_NO_RTP_PORT, CAPSTAN_ERR_BAD_REQUEST (the same leg twice).
+   */
+  static async allocate(request: AllocateCallRequest, context: MediaCallContext): Promise<MediaCall> {
+    const roles = request.legs.map((l) => l.legId);
+    if (new Set(roles).size !== roles.length) {
+      throw new CapstanError('CAPSTAN_ERR_BAD_REQUEST', `call ${request.callId} lists the same leg twice`, { details: { legs: roles } });
+    }
+    const call = new MediaCall(request.callId, context);
+    try {
+      for (const leg of request.legs) {
+        const { socket, port } = await context.pool.bind();
+        const role = leg.legId;
+        const legSocket = new LegSocket({
+          socket,
+          port,
+          serverCounters: context.counters,
+          onPacket: (packet, datagram, arrivalMs) => call.onPacket(role, packet, datagram, arrivalMs),
+          onError: (e) => context.logger.debug({ callId: call.callId, leg: role, err: e }, 'RTP socket error'),
+        });
+        call.legs.set(role, {
+          role,
+          codec: leg.codec,
+          socket: legSocket,
+          remote: leg.remote,
+          decoder: isRecordable(leg.codec) ? createPayloadDecoder(leg.codec) : undefined,
+          notRecorded: 0,
+        });
+      }
+    } catch (e) {
+      await call.close();
+      throw e;
+    }
+    return call;
+  }
+
+  get legRoles(): LegRole[] {
+    return [...this.legs.keys()];
+  }
+
+  get legCount(): number {
+    return this.legs.size;
+  }
+
+  leg(role: LegRole): CallLeg {
+    const leg = this.legs.get(role);
+    if (!leg) throw new CapstanError('CAPSTAN_ERR_CALL_NOT_FOUND', `call ${this.callId} has no ${role} leg`, { details: { callId: this.callId, leg: role } });
+    return leg;
+  }
+
+  /** The RTP endpoint of each leg as the parties must address it. */
+  endpoints(advertiseAddress: string): { legId: LegRole; rtp: Endpoint }[] {
+    return [...this.legs.values()].map((l) => ({ legId: l.role, rtp: { address: advertiseAddress, port: l.socket.port } }));
+  }
+
+  /** Re-points the relay: packets from the other leg go to `remote` from now on. */
+  setRemote(role: LegRole, remote: Endpoint): void {
+    this.leg(role).remote = remote;
+  }
+
+  /**
+   * Checks every leg can be recorded.
+   * @throws CapstanError CAPSTAN_ERR_UNSUPPORTED_FORMAT naming the first leg that cannot.
+   */
+  assertRecordable(): void {
+    for (const leg of this.legs.values()) if (!leg.decoder) createPayloadDecoder(leg.codec);
+  }
+
+  addRecording(recording: Recording): void {
+    this.recordings.add(recording);
+  }
+
+  removeRecording(recording: Recording): void {
+    this.recordings.delete(recording);
+  }
+
+  get activeRecordings(): Recording[] {
+    return [...this.recordings];
+  }
+
+  stats(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const leg of this.legs.values()) {
+      out[leg.role] = { ...leg.socket.counters.snapshot(), relayed: leg.socket.relayed, notRecorded: leg.notRecorded };
+    }
+    return out;
+  }
+
+  /** Closes the legs' sockets and gives their ports back. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.recordings.clear();
+      await Promise.all(
+        [...this.legs.values()].map(async (leg) => {
+          await leg.socket.close();
+          this.context.pool.release(leg.socket.port);
+        }),
+      );
+    })();
+    return this.closing;
+  }
+
+  private onPacket(role: LegRole, packet: RtpPacket, datagram: Buffer, arrivalMs: number): void {
+    // Relay first: the other party should not wait for decoding and recording.
+    const other = this.legs.get(role === 'caller' ? 'callee' : 'caller');
+    if (other?.remote) other.socket.send(datagram, other.remote);
+    if (this.recordings.size === 0) return;
+    const leg = this.legs.get(role)!;
+    if (!leg.decoder || packet.payloadType !== leg.codec.payloadType) {
+      // telephone-event, comfort noise...: relayed, not part of the recorded audio (yet).
+      leg.notRecorded++;
+      return;
+    }
+    const samples = leg.decoder(packet.payload);
+    const timelinePacket = { ssrc: packet.ssrc, sequenceNumber: packet.sequenceNumber, timestamp: packet.timestamp, samples };
+    for (const recording of this.recordings) recording.push(role, timelinePacket, arrivalMs);
+  }
+}

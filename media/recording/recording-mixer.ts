@@ -1,0 +1,145 @@
+/**
+ * Turns the legs' timelines into the recording's output frames. Pure and synchronous.
+ *
+ * Two channels: the caller on the left, the callee on the right. One channel: the sum of the
+ * legs, clipped to 16 bits. A leg without a timeline (a one-leg call) is silence.
+ *
+ * Pauses are spans of the timeline: in 'silence' mode the span is written as zeros (the file
+ * keeps wall-clock length), in 'skip' mode nothing is written for it (the file is shorter). The
+ * legs' audio in a paused span is read and discarded either way, so it never reaches the file.
+ * Each pause is kept as a mark with its timeline span and where it sits in the file.
+ */
+import type { LegTimeline } from './leg-timeline.ts';
+
+export type PauseMode = 'skip' | 'silence';
+
+export interface PauseMark {
+  mode: PauseMode;
+  /** Timeline sample where the pause starts. */
+  startSample: number;
+  /** Timeline sample where it ends; undefined while it lasts. */
+  endSample: number | undefined;
+  /** File frame at which the pause begins (known once the output reaches it). */
+  fileFrame: number | undefined;
+}
+
+export interface MixerLegs {
+  caller?: LegTimeline | undefined;
+  callee?: LegTimeline | undefined;
+}
+
+export class RecordingMixer {
+  readonly channels: 1 | 2;
+  private readonly legs: MixerLegs;
+  private readonly marks: PauseMark[] = [];
+  private cursor = 0;
+  private framesOut = 0;
+
+  constructor(legs: MixerLegs, channels: 1 | 2) {
+    this.legs = legs;
+    this.channels = channels;
+  }
+
+  /** Next timeline sample to be mixed. */
+  get position(): number {
+    return this.cursor;
+  }
+
+  /** Frames produced so far (per channel). */
+  get frames(): number {
+    return this.framesOut;
+  }
+
+  get paused(): boolean {
+    const last = this.marks.at(-1);
+    return last !== undefined && last.endSample === undefined;
+  }
+
+  get pauses(): readonly PauseMark[] {
+    return this.marks;
+  }
+
+  /**
+   * Pauses from timeline sample `at` (not before what is already mixed, nor before the last
+   * pause's end). Pausing while paused does nothing: the first pause's mode holds.
+   */
+  pause(at: number, mode: PauseMode): void {
+    if (this.paused) return;
+    const lastEnd = this.marks.at(-1)?.endSample ?? 0;
+    const start = Math.max(Math.floor(at), this.cursor, lastEnd);
+    this.marks.push({ mode, startSample: start, endSample: undefined, fileFrame: undefined });
+  }
+
+  /** Ends the current pause at timeline sample `at`. Does nothing when not paused. */
+  resume(at: number): void {
+    const last = this.marks.at(-1);
+    if (!last || last.endSample !== undefined) return;
+    last.endSample = Math.max(Math.floor(at), last.startSample);
+  }
+
+  /** Mixes the timeline up to `until` (exclusive) into interleaved frames. */
+  mix(until: number): Int16Array {
+    const end = Math.floor(until);
+    const parts: Int16Array[] = [];
+    let total = 0;
+    while (this.cursor < end) {
+      const mark = this.markAt(this.cursor);
+      let segEnd: number;
+      if (mark) {
+        segEnd = Math.min(end, mark.endSample ?? end);
+        if (mark.fileFrame === undefined) mark.fileFrame = this.framesOut + total / this.channels;
+      } else {
+        const next = this.marks.find((m) => m.startSample > this.cursor);
+        segEnd = Math.min(end, next?.startSample ?? end);
+      }
+      const n = segEnd - this.cursor;
+      const a = this.legs.caller?.read(segEnd);
+      const b = this.legs.callee?.read(segEnd);
+      const part = !mark ? this.combine(n, a, b) : mark.mode === 'silence' ? new Int16Array(n * this.channels) : undefined;
+      if (part) {
+        parts.push(part);
+        total += part.length;
+      }
+      this.cursor = segEnd;
+    }
+    const out = parts.length === 1 ? parts[0]! : concat(parts, total);
+    this.framesOut += out.length / this.channels;
+    return out;
+  }
+
+  private markAt(sample: number): PauseMark | undefined {
+    for (let i = this.marks.length - 1; i >= 0; i--) {
+      const m = this.marks[i]!;
+      if (m.startSample <= sample && (m.endSample === undefined || sample < m.endSample)) return m;
+      if (m.endSample !== undefined && m.endSample <= sample) return undefined;
+    }
+    return undefined;
+  }
+
+  private combine(n: number, a: Int16Array | undefined, b: Int16Array | undefined): Int16Array {
+    if (this.channels === 2) {
+      const out = new Int16Array(n * 2);
+      for (let i = 0; i < n; i++) {
+        out[2 * i] = a ? a[i]! : 0;
+        out[2 * i + 1] = b ? b[i]! : 0;
+      }
+      return out;
+    }
+    const out = new Int16Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = (a ? a[i]! : 0) + (b ? b[i]! : 0);
+      out[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+    }
+    return out;
+  }
+}
+
+function concat(parts: Int16Array[], total: number): Int16Array {
+  const out = new Int16Array(total);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

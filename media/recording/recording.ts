@@ -1,0 +1,245 @@
+/**
+ * One recording in progress: the legs' timelines, the mixer and the WAV file, driven by a timer.
+ *
+ * Timeline time 0 is the moment the Recording is constructed (the start request). Every `tickMs`
+ * the recording writes everything older than now − `jitterDelayMs`: packets arriving within that
+ * delay still land in place; later ones are dropped as late. The file is flushed (sizes and data
+ * synced) at least every `flushIntervalMs`, so a crash loses at most that much plus the delay.
+ *
+ * `stop()` writes everything up to the stop moment at once (packets still in flight for the last
+ * `jitterDelayMs` are not waited for: the stop answers immediately), so the file holds
+ * (stop − start) × 8000 frames, minus spans paused in 'skip' mode — or a little more when the
+ * last packet received before the stop reaches past it (up to STOP_GRACE_SAMPLES), so that
+ * packet's audio is kept whole.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { CapstanError, toCapstanError } from '../../core/errors.ts';
+import type { LegRole, RecordingMime, RecordingResult } from '../control-api.ts';
+import { encodeWavSamples, type WavEncoding } from '../wav/wav-format.ts';
+import { WavWriter } from '../wav/wav-writer.ts';
+import { LegTimeline, type LegTimelineOptions, type TimelinePacket } from './leg-timeline.ts';
+import { RecordingMixer, type PauseMode } from './recording-mixer.ts';
+
+export const SAMPLE_RATE = 8000;
+const SAMPLES_PER_MS = SAMPLE_RATE / 1000;
+
+const ENCODING_BY_MIME: Record<RecordingMime, WavEncoding> = { 'audio/L16': 'pcm16', 'audio/PCMU': 'ulaw', 'audio/PCMA': 'alaw' };
+
+export interface RecordingOptions {
+  recordingId: string;
+  /** Final path of the file (written as `<path>.part` until stopped). */
+  path: string;
+  mime: RecordingMime;
+  /** 2: caller left, callee right; 1: mixed. */
+  channels: 1 | 2;
+  /** Legs the call has; a missing leg is silence. */
+  legs: readonly LegRole[];
+  /** Makes the signed URI for the file name, for the result. */
+  signUri: (fileName: string) => string;
+  /** How long a packet may be late and still land in place. Default 200 ms. */
+  jitterDelayMs?: number;
+  /** Interval of the write timer. Default 100 ms. */
+  tickMs?: number;
+  /** Longest time between two header updates + syncs. Default 1000 ms. */
+  flushIntervalMs?: number;
+  /** Timeline options per leg. Defaults: see LegTimelineOptions. */
+  timeline?: LegTimelineOptions;
+  /** Extra metadata stored in the file's `cpst` chunk (found again after a crash). */
+  metadata?: Record<string, unknown>;
+  /** Monotonic milliseconds; must be the clock packets' arrival times come from. Default performance.now. */
+  clock?: () => number;
+  /** Told once when writing fails (the recording is then failed; stop() rejects). */
+  onError?: (error: CapstanError) => void;
+}
+
+/** How far past the stop moment already-received audio is kept: one 60 ms packet, the longest common ptime. */
+export const STOP_GRACE_SAMPLES = 480;
+
+export type RecordingState = 'recording' | 'stopping' | 'stopped' | 'failed';
+
+export class Recording {
+  readonly recordingId: string;
+  readonly fileName: string;
+  readonly mime: RecordingMime;
+  readonly channels: 1 | 2;
+  readonly startedAt: Date;
+  private readonly options: RecordingOptions;
+  private readonly clock: () => number;
+  private readonly t0: number;
+  private readonly jitterSamples: number;
+  private readonly encoding: WavEncoding;
+  private readonly timelines = new Map<LegRole, LegTimeline>();
+  private readonly mixer: RecordingMixer;
+  private writer: WavWriter | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lastFlush: number;
+  private failure: CapstanError | undefined;
+  private stopping: Promise<RecordingResult> | undefined;
+  private _state: RecordingState = 'recording';
+
+  constructor(options: RecordingOptions) {
+    this.options = options;
+    this.clock = options.clock ?? (() => performance.now());
+    this.t0 = this.clock();
+    this.startedAt = new Date();
+    this.lastFlush = this.t0;
+    this.recordingId = options.recordingId;
+    this.fileName = basename(options.path);
+    this.mime = options.mime;
+    this.channels = options.channels;
+    this.encoding = ENCODING_BY_MIME[options.mime];
+    this.jitterSamples = Math.round((options.jitterDelayMs ?? 200) * SAMPLES_PER_MS);
+    for (const leg of options.legs) this.timelines.set(leg, new LegTimeline(options.timeline));
+    this.mixer = new RecordingMixer({ caller: this.timelines.get('caller'), callee: this.timelines.get('callee') }, options.channels);
+  }
+
+  get state(): RecordingState {
+    return this._state;
+  }
+
+  /** Creates the `.part` file and starts the write timer. Packets pushed before are kept. */
+  async open(): Promise<void> {
+    const writer = await WavWriter.create(this.options.path, {
+      encoding: this.encoding,
+      channels: this.channels,
+      sampleRate: SAMPLE_RATE,
+      metadata: { recordingId: this.recordingId, mime: this.mime, startedAt: this.startedAt.toISOString(), ...this.options.metadata },
+    });
+    if (this.stopping) {
+      // Stopped while the file was being created: that stop already failed; keep nothing running.
+      await writer.abandon();
+      return;
+    }
+    this.writer = writer;
+    this.timer = setInterval(() => this.tick(), this.options.tickMs ?? 100);
+  }
+
+  /** Timeline sample index of a monotonic time from the same clock. */
+  sampleAt(ms: number): number {
+    return Math.floor((ms - this.t0) * SAMPLES_PER_MS);
+  }
+
+  /** Gives a decoded packet of `leg` that arrived at `arrivalMs` (the recording's clock). */
+  push(leg: LegRole, packet: TimelinePacket, arrivalMs: number): void {
+    if (this._state !== 'recording') return;
+    this.timelines.get(leg)?.push(packet, (arrivalMs - this.t0) * SAMPLES_PER_MS);
+  }
+
+  /** Pauses now; while paused already, does nothing. */
+  pause(mode: PauseMode): void {
+    this.throwIfNotRecording();
+    this.mixer.pause(this.sampleAt(this.clock()), mode);
+  }
+
+  /** Resumes now; when not paused, does nothing. */
+  resume(): void {
+    this.throwIfNotRecording();
+    this.mixer.resume(this.sampleAt(this.clock()));
+  }
+
+  /**
+   * Writes everything up to now, finalizes the file and describes it. Idempotent: later calls
+   * return the same result.
+   * @throws CapstanError CAPSTAN_ERR_RECORDING_FAILED when the file could not be written.
+   */
+  stop(): Promise<RecordingResult> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<RecordingResult> {
+    const stopMs = this.clock();
+    const stoppedAt = new Date();
+    // A packet received before the stop covers up to one packet time after its arrival: keep it
+    // whole (the last words of a call) rather than cut it at the stop, within STOP_GRACE_SAMPLES.
+    const stopSample = this.sampleAt(stopMs);
+    const audioEnd = Math.max(0, ...[...this.timelines.values()].map((t) => t.audioEnd));
+    const end = Math.max(stopSample, Math.min(audioEnd, stopSample + STOP_GRACE_SAMPLES));
+    clearInterval(this.timer);
+    if (this._state === 'recording') this._state = 'stopping';
+    if (this.mixer.paused) this.mixer.resume(end);
+    try {
+      if (this.failure) throw this.failure;
+      if (!this.writer) throw new CapstanError('CAPSTAN_ERR_RECORDING_FAILED', `recording ${this.recordingId} was stopped before its file was created`);
+      const frames = this.mixer.mix(end);
+      await this.writer.write(encodeWavSamples(this.encoding, frames));
+      const { path } = await this.writer.finalize();
+      const [sha256, info] = await Promise.all([sha256File(path), stat(path)]);
+      this._state = 'stopped';
+      const samples = this.mixer.frames;
+      const stats: Record<string, unknown> = {};
+      for (const [leg, timeline] of this.timelines) stats[leg] = timeline.stats;
+      return {
+        recordingId: this.recordingId,
+        fileName: this.fileName,
+        uri: this.options.signUri(this.fileName),
+        mime: this.mime,
+        channels: this.channels,
+        sampleRate: SAMPLE_RATE,
+        samples,
+        durationMs: samples / SAMPLES_PER_MS,
+        sizeBytes: info.size,
+        sha256,
+        startedAt: this.startedAt.toISOString(),
+        stoppedAt: stoppedAt.toISOString(),
+        pauses: this.mixer.pauses.map((p) => ({
+          mode: p.mode,
+          startMs: p.startSample / SAMPLES_PER_MS,
+          endMs: (p.endSample ?? end) / SAMPLES_PER_MS,
+          fileMs: (p.fileFrame ?? samples) / SAMPLES_PER_MS,
+        })),
+        dtmf: [],
+        stats,
+      };
+    } catch (e) {
+      const error = this.fail(e);
+      // Leave the .part for repair at the next start rather than deleting what was recorded.
+      await this.writer?.abandon();
+      throw error;
+    }
+  }
+
+  private tick(): void {
+    if (this._state !== 'recording' || !this.writer) return;
+    const now = this.clock();
+    const until = this.sampleAt(now) - this.jitterSamples;
+    if (until > this.mixer.position) {
+      const frames = this.mixer.mix(until);
+      this.writer.write(encodeWavSamples(this.encoding, frames)).catch((e: unknown) => this.fail(e));
+    }
+    if (now - this.lastFlush >= (this.options.flushIntervalMs ?? 1000)) {
+      this.lastFlush = now;
+      this.writer.flush().catch((e: unknown) => this.fail(e));
+    }
+  }
+
+  private fail(e: unknown): CapstanError {
+    if (this.failure) return this.failure;
+    const error = toCapstanError(e, 'CAPSTAN_ERR_RECORDING_FAILED');
+    this.failure = error;
+    this._state = 'failed';
+    clearInterval(this.timer);
+    try {
+      this.options.onError?.(error);
+    } catch {
+      // A listener's failure must not break the media path.
+    }
+    return error;
+  }
+
+  private throwIfNotRecording(): void {
+    if (this._state !== 'recording') {
+      throw new CapstanError('CAPSTAN_ERR_CONFLICT', `recording ${this.recordingId} is ${this._state}`, { details: { state: this._state } });
+    }
+  }
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}

@@ -1,0 +1,112 @@
+/**
+ * The UDP socket of one call leg: receives that party's RTP, parses it, hands valid packets to
+ * the call, and sends (relays) the other party's packets to this party.
+ *
+ * Nothing received may throw into the event loop: malformed datagrams are counted by reason and
+ * dropped; a throwing packet handler is caught and counted as 'handler-error'.
+ *
+ * The party's address is never learned from what it sends: packets are relayed only to remotes
+ * configured by the host (AllocateCallRequest / SetRemoteRequest). Learning it (symmetric RTP /
+ * latching) would let anyone who guesses the port hijack the other party's audio.
+ */
+import type { RemoteInfo, Socket } from 'node:dgram';
+import { performance } from 'node:perf_hooks';
+import { isCapstanError } from '../../core/errors.ts';
+import type { Endpoint } from '../control-api.ts';
+import { RtpPacket } from './rtp-packet.ts';
+
+/** Counts shared by the media server (all legs) and each leg. */
+export class PacketCounters {
+  received = 0;
+  readonly dropped: Record<string, number> = {};
+
+  drop(reason: string): void {
+    this.dropped[reason] = (this.dropped[reason] ?? 0) + 1;
+  }
+
+  snapshot(): { received: number; dropped: Record<string, number> } {
+    return { received: this.received, dropped: { ...this.dropped } };
+  }
+}
+
+export interface LegSocketOptions {
+  socket: Socket;
+  port: number;
+  /** Called for every valid packet with the raw datagram and the arrival time (performance.now). */
+  onPacket: (packet: RtpPacket, datagram: Buffer, arrivalMs: number) => void;
+  /** Server-wide counters, updated alongside the leg's own. */
+  serverCounters?: PacketCounters;
+  /** Told about socket-level errors (which never close the socket on their own). */
+  onError?: (error: Error) => void;
+}
+
+export class LegSocket {
+  readonly port: number;
+  readonly counters = new PacketCounters();
+  relayed = 0;
+  private readonly socket: Socket;
+  private readonly options: LegSocketOptions;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: LegSocketOptions) {
+    this.options = options;
+    this.socket = options.socket;
+    this.port = options.port;
+    this.socket.on('message', (msg, rinfo) => this.receive(msg, rinfo));
+    // An unhandled 'error' event would crash the process; ICMP unreachable and the like are logged.
+    this.socket.on('error', (e) => options.onError?.(e));
+  }
+
+  get closed(): boolean {
+    return this.closing !== undefined;
+  }
+
+  /** Sends a datagram as is (relay). Failures are counted, never thrown. */
+  send(datagram: Buffer, to: Endpoint): void {
+    if (this.closing) return;
+    this.socket.send(datagram, to.port, to.address, (err) => {
+      if (err) this.count('relay-failed');
+      else this.relayed++;
+    });
+  }
+
+  /** Closes the socket. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= new Promise((resolve) => {
+      try {
+        this.socket.close(() => resolve());
+      } catch {
+        resolve(); // already closed
+      }
+    });
+    return this.closing;
+  }
+
+  private receive(msg: Buffer, _rinfo: RemoteInfo): void {
+    const arrivalMs = performance.now();
+    this.counters.received++;
+    if (this.options.serverCounters) this.options.serverCounters.received++;
+    // RTCP multiplexed on the RTP port (RFC 5761) has packet types 200-204 where RTP has M+PT.
+    if (msg.length >= 2 && msg[1]! >= 200 && msg[1]! <= 204) {
+      this.count('rtcp');
+      return;
+    }
+    let packet: RtpPacket;
+    try {
+      packet = RtpPacket.parse(msg);
+    } catch (e) {
+      this.count(isCapstanError(e) && typeof e.details?.reason === 'string' ? e.details.reason : 'invalid');
+      return;
+    }
+    try {
+      this.options.onPacket(packet, msg, arrivalMs);
+    } catch {
+      this.count('handler-error');
+    }
+  }
+
+  private count(reason: string): void {
+    this.counters.drop(reason);
+    this.options.serverCounters?.drop(reason);
+  }
+}

@@ -1,0 +1,346 @@
+/**
+ * A media server: anchors calls' RTP (relay), records them to WAV files, serves the files on
+ * signed URIs, and keeps itself registered with its host.
+ *
+ * It is the parent of everything it runs: calls (and their sockets), recordings, the HTTP server
+ * and the registration loop. `close()` is idempotent and cascades: recordings are stopped and
+ * finalized (their files complete), then sockets, registration and HTTP are closed.
+ *
+ * At start it repairs the `.part` files a crash left in its recordings folder and lists them in
+ * its load reports (`recovered`) until they are deleted.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { CapstanError, isCapstanError } from '../../core/errors.ts';
+import packageJson from '../../package.json' with { type: 'json' };
+import { MediaCall } from '../call/media-call.ts';
+import type {
+  AllocateCallRequest,
+  AllocateCallResponse,
+  Endpoint,
+  LegRole,
+  LoadReport,
+  PauseRequest,
+  RecordingResult,
+  StartRecordingRequest,
+  StartRecordingResponse,
+} from '../control-api.ts';
+import { Recording } from '../recording/recording.ts';
+import { PacketCounters } from '../rtp/leg-socket.ts';
+import { RtpPortPool } from '../rtp/rtp-port-pool.ts';
+import { PART_SUFFIX } from '../wav/wav-writer.ts';
+import { repairWav } from '../wav/wav-repair.ts';
+import { registerControlRoutes, type MediaControl } from './control-routes.ts';
+import { DataDirLock } from './data-dir-lock.ts';
+import { registerFileRoutes } from './file-routes.ts';
+import { HostRegistration } from './host-registration.ts';
+import { resolveMediaServerOptions, type MediaServerOptions, type ResolvedMediaServerOptions } from './media-server-options.ts';
+import { signFileUri } from './signed-uri.ts';
+
+export const MEDIA_SERVER_VERSION: string = packageJson.version;
+
+interface RecoveredFile {
+  recordingId: string;
+  fileName: string;
+}
+
+interface ActiveRecording {
+  recording: Recording;
+  callId: string;
+}
+
+/** File name for a recording: its id made safe, plus a random part so a repeated id never collides. */
+function recordingFileName(recordingId: string): string {
+  let safe = recordingId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 100);
+  if (!/^[A-Za-z0-9]/.test(safe)) safe = `r${safe}`.slice(0, 100);
+  return `${safe}.${randomBytes(6).toString('hex')}.wav`;
+}
+
+export class MediaServer implements MediaControl {
+  readonly options: ResolvedMediaServerOptions;
+  readonly logger: Logger;
+  readonly counters = new PacketCounters();
+  private readonly pool: RtpPortPool;
+  private readonly calls = new Map<string, MediaCall>();
+  private readonly allocating = new Set<string>();
+  private readonly active = new Map<string, ActiveRecording>();
+  private readonly finished = new Map<string, RecordingResult>();
+  private readonly recovered = new Map<string, RecoveredFile>();
+  private app: FastifyInstance | undefined;
+  private registration: HostRegistration | undefined;
+  private lock: DataDirLock | undefined;
+  private _controlUrl: string | undefined;
+  private cpuSample = { usage: process.cpuUsage(), at: performance.now(), value: 0 };
+  private closing: Promise<void> | undefined;
+
+  /** @throws CapstanError CAPSTAN_ERR_CONFIG_INVALID for bad options (see resolveMediaServerOptions). */
+  constructor(options: MediaServerOptions) {
+    this.options = resolveMediaServerOptions(options);
+    this.logger = (options.logger ?? pino({ level: this.options.logLevel }, pino.destination(2))).child({ mediaServer: this.options.id });
+    this.pool = new RtpPortPool({ range: this.options.rtpPorts, address: this.options.rtpAddress });
+  }
+
+  /** Base URL of the control and file API; set once started. */
+  get controlUrl(): string {
+    if (!this._controlUrl) throw new CapstanError('CAPSTAN_ERR_CLOSED', 'the media server is not started');
+    return this._controlUrl;
+  }
+
+  get id(): string {
+    return this.options.id;
+  }
+
+  /** Locks the data folder, repairs crash leftovers, listens, and starts registering. */
+  async start(): Promise<void> {
+    if (this.app) return;
+    const { recordingsDir, dataDir } = this.options;
+    await mkdir(recordingsDir, { recursive: true });
+    this.lock = await DataDirLock.acquire(dataDir);
+    try {
+      await this.recover();
+      this.app = this.buildApp();
+      await this.app.listen({ port: this.options.port, host: this.options.address });
+      const address = this.app.server.address();
+      const port = typeof address === 'object' && address ? address.port : this.options.port;
+      const host = this.options.advertiseAddress.includes(':') ? `[${this.options.advertiseAddress}]` : this.options.advertiseAddress;
+      this._controlUrl = `http://${host}:${port}`;
+    } catch (e) {
+      await this.app?.close().catch(() => {});
+      await this.lock.release();
+      throw e;
+    }
+    this.logger.info({ controlUrl: this._controlUrl, dataDir, rtpPorts: this.options.rtpPorts, recovered: this.recovered.size }, 'media server listening');
+    if (this.options.hostUrl) {
+      this.registration = new HostRegistration({
+        hostUrl: this.options.hostUrl,
+        secret: this.options.secret,
+        intervalMs: this.options.loadIntervalMs,
+        request: { id: this.id, location: this.options.location, controlUrl: this._controlUrl, version: MEDIA_SERVER_VERSION, pid: process.pid },
+        report: () => this.health(),
+        logger: this.logger,
+      });
+      this.registration.start();
+    }
+  }
+
+  /** Stops recordings (finalizing their files), closes calls, registration and HTTP. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.registration?.close();
+      await Promise.allSettled([...this.active.keys()].map((id) => this.stopRecording(id)));
+      await Promise.allSettled([...this.calls.values()].map((call) => call.close()));
+      this.calls.clear();
+      await this.app?.close();
+      await this.lock?.release();
+      this.logger.info('media server closed');
+    })();
+    return this.closing;
+  }
+
+  // ---- MediaControl --------------------------------------------------------------------------
+
+  async health(): Promise<LoadReport> {
+    let freeDiskBytes = 0;
+    try {
+      const fs = await statfs(this.options.recordingsDir);
+      freeDiskBytes = fs.bavail * fs.bsize;
+    } catch {
+      // Folder gone or unreadable: report no space, so the host stops sending sessions.
+    }
+    let legs = 0;
+    for (const call of this.calls.values()) legs += call.legCount;
+    return {
+      cpu: this.cpu(),
+      activeResources: legs + this.active.size,
+      acceptsSessions: !this.closing && this.pool.available >= 2 && freeDiskBytes >= this.options.minFreeDiskBytes,
+      freeDiskBytes,
+      recovered: [...this.recovered.values()].map((r) => ({ ...r, uri: this.signUri(r.fileName) })),
+      packets: this.counters.snapshot(),
+    };
+  }
+
+  async allocateCall(request: AllocateCallRequest): Promise<AllocateCallResponse> {
+    this.assertOpen();
+    const { callId } = request;
+    if (this.calls.has(callId) || this.allocating.has(callId)) {
+      throw new CapstanError('CAPSTAN_ERR_CONFLICT', `call ${callId} is already allocated`, { details: { callId } });
+    }
+    this.allocating.add(callId);
+    try {
+      const call = await MediaCall.allocate(request, { pool: this.pool, counters: this.counters, logger: this.logger });
+      if (this.closing) {
+        await call.close();
+        this.assertOpen();
+      }
+      this.calls.set(callId, call);
+      this.logger.debug({ callId, legs: call.endpoints(this.options.advertiseAddress) }, 'call allocated');
+      return { callId, legs: call.endpoints(this.options.advertiseAddress) };
+    } finally {
+      this.allocating.delete(callId);
+    }
+  }
+
+  setRemote(callId: string, legId: LegRole, remote: Endpoint): void {
+    this.call(callId).setRemote(legId, remote);
+  }
+
+  async releaseCall(callId: string): Promise<void> {
+    const call = this.call(callId);
+    this.calls.delete(callId);
+    await Promise.allSettled(call.activeRecordings.map((r) => this.stopRecording(r.recordingId)));
+    await call.close();
+    this.logger.debug({ callId }, 'call released');
+  }
+
+  async startRecording(callId: string, request: StartRecordingRequest): Promise<StartRecordingResponse> {
+    this.assertOpen();
+    const call = this.call(callId);
+    const { recordingId } = request;
+    if (this.active.has(recordingId) || this.finished.has(recordingId)) {
+      throw new CapstanError('CAPSTAN_ERR_CONFLICT', `recording ${recordingId} already exists`, { details: { recordingId } });
+    }
+    call.assertRecordable();
+    const fileName = recordingFileName(recordingId);
+    const recording = new Recording({
+      recordingId,
+      path: join(this.options.recordingsDir, fileName),
+      mime: request.mime,
+      channels: request.channels,
+      legs: call.legRoles,
+      signUri: (name) => this.signUri(name),
+      jitterDelayMs: this.options.jitterDelayMs,
+      flushIntervalMs: this.options.flushIntervalMs,
+      metadata: { callId, mediaServer: this.id },
+      onError: (err) => this.logger.error({ recordingId, callId, err }, 'recording failed'),
+    });
+    // Registered before the file exists so packets arriving meanwhile are kept.
+    this.active.set(recordingId, { recording, callId });
+    call.addRecording(recording);
+    try {
+      await recording.open();
+    } catch (e) {
+      this.active.delete(recordingId);
+      call.removeRecording(recording);
+      throw e;
+    }
+    this.logger.info({ recordingId, callId, fileName, mime: request.mime, channels: request.channels }, 'recording started');
+    return { recordingId, fileName, uri: this.signUri(fileName) };
+  }
+
+  pauseRecording(recordingId: string, request: PauseRequest): void {
+    this.activeRecording(recordingId).pause(request.mode);
+  }
+
+  resumeRecording(recordingId: string): void {
+    this.activeRecording(recordingId).resume();
+  }
+
+  /** Stops a recording; stopping a stopped one answers its result again (with a fresh URI). */
+  async stopRecording(recordingId: string): Promise<RecordingResult> {
+    const done = this.finished.get(recordingId);
+    if (done) return { ...done, uri: this.signUri(done.fileName) };
+    const entry = this.active.get(recordingId);
+    if (!entry) throw new CapstanError('CAPSTAN_ERR_RECORDING_NOT_FOUND', `no recording ${recordingId}`, { details: { recordingId } });
+    const call = this.calls.get(entry.callId);
+    try {
+      const result = await entry.recording.stop();
+      if (call) result.stats.legs = call.stats();
+      this.finished.set(recordingId, result);
+      this.logger.info({ recordingId, fileName: result.fileName, samples: result.samples, sizeBytes: result.sizeBytes }, 'recording stopped');
+      return result;
+    } finally {
+      this.active.delete(recordingId);
+      call?.removeRecording(entry.recording);
+    }
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  private signUri(fileName: string): string {
+    return signFileUri(this.controlUrl, fileName, this.options.secret, this.options.uriTtlSeconds);
+  }
+
+  private call(callId: string): MediaCall {
+    const call = this.calls.get(callId);
+    if (!call) throw new CapstanError('CAPSTAN_ERR_CALL_NOT_FOUND', `no call ${callId}`, { details: { callId } });
+    return call;
+  }
+
+  private activeRecording(recordingId: string): Recording {
+    const entry = this.active.get(recordingId);
+    if (entry) return entry.recording;
+    if (this.finished.has(recordingId)) {
+      throw new CapstanError('CAPSTAN_ERR_CONFLICT', `recording ${recordingId} is stopped`, { details: { recordingId, state: 'stopped' } });
+    }
+    throw new CapstanError('CAPSTAN_ERR_RECORDING_NOT_FOUND', `no recording ${recordingId}`, { details: { recordingId } });
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new CapstanError('CAPSTAN_ERR_CLOSED', 'the media server is closing');
+  }
+
+  /** Share of one core used since the previous sample; resampled at most every 250 ms. */
+  private cpu(): number {
+    const now = performance.now();
+    const elapsedMs = now - this.cpuSample.at;
+    if (elapsedMs >= 250) {
+      const used = process.cpuUsage(this.cpuSample.usage);
+      this.cpuSample = { usage: process.cpuUsage(), at: now, value: (used.user + used.system) / 1000 / elapsedMs };
+    }
+    return this.cpuSample.value;
+  }
+
+  private async recover(): Promise<void> {
+    const dir = this.options.recordingsDir;
+    for (const name of await readdir(dir)) {
+      if (!name.endsWith(PART_SUFFIX)) continue;
+      const partPath = join(dir, name);
+      const fileName = name.slice(0, -PART_SUFFIX.length);
+      try {
+        const result = await repairWav(partPath);
+        const recordingId = typeof result.metadata?.recordingId === 'string' ? result.metadata.recordingId : fileName.split('.')[0]!;
+        this.recovered.set(fileName, { recordingId, fileName });
+        this.logger.warn({ fileName, recordingId, frames: result.frames }, 'recovered an unfinished recording');
+      } catch (err) {
+        // Kept for inspection under another name, so it is not retried at every start.
+        await rename(partPath, `${partPath}.unrecoverable`).catch(() => {});
+        this.logger.error({ fileName: name, err }, 'cannot recover an unfinished recording');
+      }
+    }
+  }
+
+  private buildApp(): FastifyInstance {
+    const app = Fastify({
+      loggerInstance: this.logger.child({ component: 'http' }) as FastifyBaseLogger,
+      // Load reports and file fetches would flood the log; failures are logged by the error handler.
+      logController: new LogController({ disableRequestLogging: true }),
+      bodyLimit: 64 * 1024,
+    });
+    app.setErrorHandler((err: FastifyError | CapstanError, request, reply) => {
+      if (isCapstanError(err)) return reply.code(err.statusCode).send(err.toJSON());
+      const status = typeof err.statusCode === 'number' ? err.statusCode : 500;
+      if (status < 500) {
+        // Fastify's own client errors (bad JSON, wrong content type, body too large).
+        return reply.code(status).send({ code: 'CAPSTAN_ERR_BAD_REQUEST', message: err.message, details: { fastifyCode: err.code } });
+      }
+      request.log.error({ err, url: request.url }, 'request failed');
+      return reply.code(500).send(new CapstanError('CAPSTAN_ERR_INTERNAL').toJSON());
+    });
+    app.setNotFoundHandler((request, reply) =>
+      reply.code(404).send(new CapstanError('CAPSTAN_ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`).toJSON()),
+    );
+    registerControlRoutes(app, this, this.options.secret);
+    registerFileRoutes(app, {
+      recordingsDir: this.options.recordingsDir,
+      secret: this.options.secret,
+      onDeleted: (fileName) => {
+        this.recovered.delete(fileName);
+        for (const [id, result] of this.finished) if (result.fileName === fileName) this.finished.delete(id);
+      },
+    });
+    return app;
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * Streaming WAV writer for recordings in progress.
+ *
+ * The file is written as `<name>.part` next to its final name: a header with sizes, then samples
+ * appended. `flush()` rewrites the header sizes and syncs the data, so after a crash the file is
+ * valid up to its last flush (and `repairWav` recovers whatever whole blocks follow). `finalize()`
+ * writes the final sizes and renames `.part` to the final name in the same folder, which is atomic:
+ * a file under its final name is always complete.
+ *
+ * Operations are queued, so callers may fire `write`s without awaiting each one; every returned
+ * promise settles when that operation is on disk (or failed). After a failure every later
+ * operation rejects with the same error.
+ */
+import { open, rename, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { CapstanError } from '../../core/errors.ts';
+import { buildWavHeader, writeWavSizes, type WavHeaderLayout, type WavSpec } from './wav-format.ts';
+
+export const PART_SUFFIX = '.part';
+
+/** RIFF sizes are 32-bit; stop well before the wrap (about 37 h of 8 kHz stereo PCM). */
+const MAX_DATA_BYTES = 0xffff_0000;
+
+export class WavWriter {
+  readonly finalPath: string;
+  readonly partPath: string;
+  readonly spec: WavSpec;
+  private readonly layout: WavHeaderLayout;
+  private fh: FileHandle | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private failure: unknown;
+  private written = 0;
+  private finalized = false;
+  private finalizing: Promise<{ path: string; dataBytes: number }> | undefined;
+
+  private constructor(finalPath: string, spec: WavSpec) {
+    this.finalPath = finalPath;
+    this.partPath = finalPath + PART_SUFFIX;
+    this.spec = spec;
+    this.layout = buildWavHeader(spec, 0);
+  }
+
+  /** Creates `<finalPath>.part` (failing if it exists) with an empty-data header, synced. */
+  static async create(finalPath: string, spec: WavSpec): Promise<WavWriter> {
+    const w = new WavWriter(finalPath, spec);
+    try {
+      w.fh = await open(w.partPath, 'wx');
+      await w.fh.write(w.layout.header, 0, w.layout.header.length, 0);
+      await w.fh.datasync();
+    } catch (e) {
+      await w.fh?.close().catch(() => {});
+      throw new CapstanError('CAPSTAN_ERR_RECORDING_FAILED', `cannot create ${w.partPath}: ${(e as Error).message}`, { cause: e });
+    }
+    return w;
+  }
+
+  /** Bytes of sample data written so far (queued writes included). */
+  get dataBytes(): number {
+    return this.written;
+  }
+
+  /** Frames (samples per channel) written so far. */
+  get frames(): number {
+    return this.written / this.layout.blockAlign;
+  }
+
+  /** Appends encoded samples; the length must be whole blocks (channels × bytes per sample). */
+  write(bytes: Uint8Array): Promise<void> {
+    if (bytes.length % this.layout.blockAlign !== 0) {
+      return Promise.reject(new RangeError(`write of ${bytes.length} bytes is not whole ${this.layout.blockAlign}-byte blocks`));
+    }
+    if (this.finalized) return Promise.reject(new CapstanError('CAPSTAN_ERR_CLOSED', `${this.finalPath} is finalized`));
+    if (this.written + bytes.length > MAX_DATA_BYTES) {
+      return Promise.reject(new CapstanError('CAPSTAN_ERR_RECORDING_FAILED', `${this.finalPath} would exceed the 4 GiB WAV limit`));
+    }
+    const position = this.layout.dataOffset + this.written;
+    this.written += bytes.length;
+    if (bytes.length === 0) return this.enqueue(async () => {});
+    // Copy: the caller may reuse its buffer before the queued write runs.
+    const copy = Buffer.from(bytes);
+    return this.enqueue(async (fh) => {
+      await fh.write(copy, 0, copy.length, position);
+    });
+  }
+
+  /** Rewrites the header sizes for everything written so far and syncs data and header. */
+  flush(): Promise<void> {
+    return this.enqueue(async (fh) => this.syncHeader(fh, this.written));
+  }
+
+  /**
+   * Writes final sizes (and the RIFF pad byte when the data size is odd), syncs, closes and
+   * renames to the final name. Idempotent: later calls return the first call's outcome.
+   */
+  finalize(): Promise<{ path: string; dataBytes: number }> {
+    if (this.finalizing) return this.finalizing;
+    this.finalized = true;
+    const total = this.written;
+    this.finalizing = this.enqueue(async (fh) => {
+      if (total % 2 === 1) await fh.write(Buffer.alloc(1), 0, 1, this.layout.dataOffset + total);
+      await this.syncHeader(fh, total);
+      await fh.close();
+      this.fh = undefined;
+      await rename(this.partPath, this.finalPath);
+      await syncDirectory(dirname(this.finalPath));
+      return { path: this.finalPath, dataBytes: total };
+    });
+    return this.finalizing;
+  }
+  /**
+   * Closes the file without finalizing, leaving `.part` for `repairWav` (used when a recording
+   * is abandoned by a failure). Idempotent.
+   */
+  async abandon(): Promise<void> {
+    this.finalized = true;
+    await this.queue.catch(() => {});
+    await this.fh?.close().catch(() => {});
+    this.fh = undefined;
+  }
+
+  private async syncHeader(fh: FileHandle, dataBytes: number): Promise<void> {
+    writeWavSizes(this.layout, dataBytes);
+    await fh.write(this.layout.header, 0, this.layout.dataOffset, 0);
+    await fh.datasync();
+  }
+
+  private enqueue<T>(op: (fh: FileHandle) => Promise<T>): Promise<T> {
+    const run = async (): Promise<T> => {
+      if (this.failure !== undefined) throw this.failure;
+      const fh = this.fh;
+      if (!fh) throw new CapstanError('CAPSTAN_ERR_CLOSED', `${this.partPath} is closed`);
+      try {
+        return await op(fh);
+      } catch (e) {
+        this.failure = e instanceof CapstanError ? e : new CapstanError('CAPSTAN_ERR_RECORDING_FAILED', `writing ${this.partPath} failed: ${(e as Error).message}`, { cause: e });
+        throw this.failure;
+      }
+    };
+    const p = this.queue.then(run, run);
+    // The queue itself never rejects, so one failure does not skip the rest silently: each
+    // operation sees `failure` and rejects on its own promise.
+    this.queue = p.catch(() => {});
+    return p;
+  }
+}
+
+/** Makes a rename durable (the directory entry) where the platform allows opening folders. */
+export async function syncDirectory(dir: string): Promise<void> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(dir, 'r');
+    await fh.sync();
+  } catch {
+    // Not supported everywhere (e.g. Windows); the rename itself is still atomic.
+  } finally {
+    await fh?.close().catch(() => {});
+  }
+}
