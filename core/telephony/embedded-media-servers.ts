@@ -112,7 +112,7 @@ export class EmbeddedMediaServers {
       });
       proc.on('exit', (code, signal) => {
         child.process = null;
-        this.#registry.markDown(child.id, `process exited (${signal ?? code})`);
+        this.#registry.markDown(child.id, `process exited (${signal ?? code})`, this.#closing);
         if (!ready) reject(new CapstanError('CAPSTAN_ERR_CHILD_PROCESS', `Media server ${child.id} exited before it was ready (${signal ?? code})`));
         if (this.#closing) return;
         this.#logger.error({ mediaServer: child.id, code, signal }, 'embedded media server died; restarting');

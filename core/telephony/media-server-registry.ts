@@ -94,12 +94,23 @@ export class MediaServerRegistry {
     }
   }
 
-  markDown(id: string, reason: string): void {
+  /**
+   * Counts resources just given to a server before its next load report says so, so calls set up
+   * in the same second spread over servers instead of all landing on the one that looked idlest.
+   */
+  noteAllocated(id: string, resources: number): void {
+    const server = this.#servers.get(id);
+    if (server) server.activeResources += resources;
+  }
+
+  /** `expected`: a shutdown the host asked for (logged at info, not as a warning). */
+  markDown(id: string, reason: string, expected = false): void {
     const server = this.#servers.get(id);
     if (!server || server.state === 'down') return;
     server.state = 'down';
     server.downReason = reason;
-    this.#logger.warn({ mediaServer: id, reason }, 'media server down');
+    if (expected) this.#logger.info({ mediaServer: id, reason }, 'media server stopped');
+    else this.#logger.warn({ mediaServer: id, reason }, 'media server down');
     this.#events.emit('media-server.down', { id, location: server.location, reason });
   }
 

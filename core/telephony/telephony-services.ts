@@ -123,6 +123,7 @@ export class TelephonyServices {
       callId: info.callId,
       legs: request.legs.map((l) => ({ legId: l.role, codec: l.codec, ...(l.rtp ? { remote: l.rtp } : {}) })),
     });
+    this.#registry.noteAllocated(selection.server.id, allocated.legs.length);
     const entry: CallEntry = {
       info,
       mediaServerId: selection.server.id,

@@ -42,3 +42,22 @@ describe('selectMediaServer', () => {
     expect(() => selectMediaServer([])).toThrow(/No media server is registered/);
   });
 });
+
+describe('MediaServerRegistry with selection', () => {
+  it('spreads calls set up between two load reports over the servers', async () => {
+    const { MediaServerRegistry } = await import('../../../core/telephony/media-server-registry.ts');
+    const { EventBus } = await import('../../../core/events/event-bus.ts');
+    const { createLogger } = await import('../../../core/logger.ts');
+    const logger = createLogger({ level: 'silent' });
+    const registry = new MediaServerRegistry(new EventBus(logger), logger, { downAfterMs: 60_000 });
+    for (const id of ['a', 'b']) registry.register({ id, location: 'x', controlUrl: `http://127.0.0.1/${id}`, version: '0' });
+    const picks: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const { server } = selectMediaServer(registry.list());
+      registry.noteAllocated(server.id, 2);
+      picks.push(server.id);
+    }
+    expect(picks).toEqual(['a', 'b', 'a', 'b']);
+    registry.close();
+  });
+});
