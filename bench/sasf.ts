@@ -21,6 +21,8 @@ import { SasfEncoder } from '../media/sasf/encoder.ts';
 import type { SasfAead, SasfMetadata } from '../media/sasf/format.ts';
 import { decryptSasf } from '../media/sasf/reader.ts';
 import { SasfWriter } from '../media/sasf/writer.ts';
+import { SasfFileSink } from '../media/recording/file-sink.ts';
+import { recordThroughPipeline } from './recording-pipeline.ts';
 
 export interface SasfBenchOptions {
   /** Seconds of audio per run. Default 3600 (one hour). */
@@ -141,4 +143,51 @@ export async function benchSasf(options: SasfBenchOptions = {}): Promise<SasfBen
   } finally {
     if (options.dir === undefined) await rm(dir, { recursive: true, force: true });
   }
+}
+
+export interface SasfRecordingBenchResult {
+  audioSeconds: number;
+  /** CPU of recording the call to a plain WAV (parse, decode, place, mix, encode, write, flush). */
+  plainRecordingCpuMs: number;
+  /** The same recording written as SASF. */
+  sasfRecordingCpuMs: number;
+  /** CPU of encrypting the same bytes alone (SasfEncoder, no I/O), in the same run. */
+  encryptCpuMs: number;
+  /** encryptCpuMs / (plainRecordingCpuMs + encryptCpuMs): the share of recording CPU that encryption takes. Goal < 3 %. */
+  encryptionShare: number;
+  /** (sasf − plain) / plain: the whole difference, I/O pattern included (SASF writes 64 KiB chunks, so it can be negative). */
+  sasfOverPlain: number;
+}
+
+/**
+ * The issue's measure: the CPU of encryption as a share of recording CPU, in the same run. The
+ * same two-leg call is recorded through the media server's pipeline twice, to a plain file and to
+ * SASF, alternating three times each; the medians are compared.
+ */
+export async function benchSasfRecording(audioSeconds = 600): Promise<SasfRecordingBenchResult> {
+  const { publicKey } = generateKeyPairSync('x25519');
+  const sasf = (path: string) => SasfFileSink.create(path, { publicKey, metadata: { recordingId: 'bench', mimeType: 'audio/L16', sampleRate: 8000, channels: 2 } });
+  await recordThroughPipeline(30); // warm-up
+  const plain: number[] = [];
+  const enc: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    plain.push((await recordThroughPipeline(audioSeconds)).cpuMs);
+    enc.push((await recordThroughPipeline(audioSeconds, sasf)).cpuMs);
+  }
+  // Encryption alone over the same bytes, in the 100 ms blocks the pipeline writes.
+  const block = Buffer.alloc(3200, 7);
+  const encryptRuns: number[] = [];
+  // The first run warms the cipher and the JIT and is not counted.
+  for (let i = 0; i < 4; i++) {
+    const start = process.cpuUsage();
+    const encoder = new SasfEncoder({ publicKey, metadata: { recordingId: 'bench', mimeType: 'audio/L16', sampleRate: 8000, channels: 2 } });
+    for (let b = 0; b < audioSeconds * 10; b++) encoder.push(block);
+    encoder.finish();
+    if (i > 0) encryptRuns.push(cpuMs(start));
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const p = median(plain);
+  const e = median(enc);
+  const x = median(encryptRuns);
+  return { audioSeconds, plainRecordingCpuMs: p, sasfRecordingCpuMs: e, encryptCpuMs: x, encryptionShare: x / (p + x), sasfOverPlain: (e - p) / p };
 }

@@ -11,6 +11,7 @@ import { HostMetrics } from './metrics.ts';
 import { PluginHost, type CapstanPlugin } from './plugin.ts';
 import { ContentStore } from './recorder/content-store.ts';
 import { Recorder } from './recorder/recorder.ts';
+import { RecorderKeys } from './recorder/recorder-keys.ts';
 import { loadOrCreateSecret } from './secret.ts';
 import { ServiceRegistry } from './services.ts';
 import { EmbeddedMediaServers } from './telephony/embedded-media-servers.ts';
@@ -106,9 +107,15 @@ export class Host {
     }));
     const content = new ContentStore(join(config.dataDir, 'store'));
     const store = this.services.get('recordingStore');
+    const keys = await this.#openKeys();
     this.#recorder = new Recorder(
       { store, content, telephony: this.telephony, events: this.events, logger: componentLogger(logger, 'recorder') },
-      { policies: config.recorder.policies, fetchAttempts: config.recorder.fetchAttempts },
+      {
+        policies: config.recorder.policies,
+        fetchAttempts: config.recorder.fetchAttempts,
+        encryptByDefault: config.recorder.encryption.enabled,
+        keys,
+      },
     );
     healthRoutes(this.http, {
       registry: this.registry,
@@ -122,7 +129,7 @@ export class Host {
       }),
     });
     mediaServerRoutes(this.http, { registry: this.registry, secret: this.secret });
-    recordingRoutes(this.http, { store: () => store, content });
+    recordingRoutes(this.http, { store: () => store, content, keys: () => keys });
     this.#url = await this.http.listen({ port: config.http.port, host: config.http.address });
     const publicUrl = config.http.publicUrl ?? this.#url;
     logger.info({ url: this.#url, dataDir: config.dataDir }, 'host listening');
@@ -146,6 +153,19 @@ export class Host {
       await this.#waitForRegistrations(embedded.ids);
     }
     await this.#recorder.resume();
+  }
+
+  /**
+   * The Recorder's keys: required (and generated on first start) when encryption is enabled;
+   * otherwise opened when the folder has keys, so recordings encrypted earlier still play.
+   */
+  async #openKeys(): Promise<RecorderKeys | null> {
+    const { encryption } = this.config.recorder;
+    const dir = encryption.keysDir ?? join(this.config.dataDir, 'keys');
+    const passphrase = encryption.passphraseEnv === undefined ? undefined : process.env[encryption.passphraseEnv];
+    const logger = componentLogger(this.logger, 'keys');
+    if (encryption.enabled) return RecorderKeys.open({ dir, generateIfMissing: true, passphrase }, logger);
+    return RecorderKeys.open({ dir, generateIfMissing: false, passphrase }, logger).catch(() => null);
   }
 
   /** Children print "ready" once listening; they count as started once registered. */

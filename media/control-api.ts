@@ -102,6 +102,11 @@ export const StartRecordingRequest = z.object({
   mime: RecordingMime.default('audio/L16'),
   /** 2: caller on the left channel, everyone else on the right; 1: mixed. */
   channels: z.union([z.literal(1), z.literal(2)]).default(2),
+  /**
+   * Write the recording as SASF, encrypted to this X25519 public key (PEM) of the Recorder. The
+   * media server never holds a private key: it cannot read back what it wrote.
+   */
+  encryption: z.object({ publicKeyPem: z.string().min(1).max(4096) }).optional(),
 });
 export type StartRecordingRequest = z.infer<typeof StartRecordingRequest>;
 

@@ -3,6 +3,8 @@ import { VERSION } from '../version.ts';
 import { CALL_USAGE, callCommand } from './call-command.ts';
 import { DEMO_USAGE, demoCommand } from './demo-command.ts';
 import { START_USAGE, startCommand } from './start-command.ts';
+import { KEYS_USAGE, keysCommand } from './keys-command.ts';
+import { SASF_USAGE, sasfCommand } from './sasf-command.ts';
 
 const USAGE = `capstan ${VERSION} — call recording with a scriptable core
 
@@ -13,6 +15,8 @@ Commands:
   demo           start and place a few simulated calls
   call           place a simulated call through a running host
   media-server   run one standalone media server that registers with a host
+  keys           the Recorder's encryption keys: generate, list, rotate
+  sasf           encrypted recordings: inspect, decrypt, encrypt
   help           this text; "capstan <command> --help" for a command's options
   version        print the version`;
 
@@ -25,6 +29,8 @@ const commands: Record<string, Command> = {
   start: { usage: START_USAGE, run: startCommand },
   demo: { usage: DEMO_USAGE, run: demoCommand },
   call: { usage: CALL_USAGE, run: callCommand },
+  keys: { usage: KEYS_USAGE, run: keysCommand },
+  sasf: { usage: SASF_USAGE, run: sasfCommand },
   'media-server': {
     // Loaded lazily: the media server's modules are not needed by the other commands.
     usage: '',

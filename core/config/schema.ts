@@ -36,6 +36,8 @@ const policy = z.object({
   /** Recording MIME type; unset means the media servers' `recordingMimeTypeDefault`. */
   mime: recordingMime.optional(),
   tags: z.array(z.string()).default([]),
+  /** Encrypt as SASF. Default: `recorder.encryption.enabled`. */
+  encrypt: z.boolean().optional(),
 });
 
 export const ConfigSchema = z
@@ -100,6 +102,17 @@ export const ConfigSchema = z
          * (remove it, or set `record: false`, to record nothing by default).
          */
         policies: z.array(policy).default([{ name: 'record-all', when: {}, record: true, channels: 2, tags: [] }]),
+        encryption: z
+          .object({
+            /** Write the Recorder's recordings as SASF, encrypted to the Recorder's key. Default false. */
+            enabled: z.boolean().default(false),
+            /** The Recorder's key folder (`capstan keys`). Default `<dataDir>/keys`. */
+            keysDir: z.string().optional(),
+            /** Environment variable holding the passphrase of the private keys, if they have one. Default: none. */
+            passphraseEnv: z.string().optional(),
+          })
+          .strict()
+          .prefault({}),
         /** Attempts to fetch a finished recording before it is reported failed (kept on the media server). Default 5. */
         fetchAttempts: z.number().int().min(1).default(5),
       })

@@ -3,6 +3,7 @@
  * Payloads are plain JSON-able objects so they can be copied into handler sandboxes as they are.
  */
 import type { CapstanError } from '../errors.ts';
+import type { HandlerEvents } from './handler-events.ts';
 
 /** Who asked for a recording; decides format and where the file goes after the fetch. */
 export type Requester = 'recorder' | 'recorder-rcs' | 'workgroup' | 'client' | 'handler';
@@ -39,6 +40,8 @@ export interface RecordingInfo {
   /** Where the finished recording goes after the fetch: an e-mail address for mail requesters. */
   deliverTo: string | null;
   tags: string[];
+  /** Id of the Recorder key an encrypted (SASF) recording is encrypted to; null when plain. */
+  keyId: string | null;
   startedAt: string;
 }
 
@@ -85,4 +88,4 @@ export interface MediaServerEvents {
   'media-server.down': { id: string; location: string; reason: string };
 }
 
-export type CapstanEvents = CallEvents & RecordingEvents & MediaServerEvents;
+export type CapstanEvents = CallEvents & RecordingEvents & MediaServerEvents & HandlerEvents;

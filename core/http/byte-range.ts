@@ -1,11 +1,12 @@
 /**
- * One `Range: bytes=...` header against a file size (RFC 9110 §14): a single range only, since
- * players ask for one. Returns null when absent, 'unsatisfiable' when it cannot be served.
+ * One `Range: bytes=...` header against a file size (RFC 9110 §14). A single range only: several
+ * ranges, other units or a malformed header are ignored (the whole file is sent, which RFC 9110
+ * allows). Returns null for "send it all", 'unsatisfiable' for a 416.
  */
 export function parseByteRange(header: string | undefined, size: number): { start: number; end: number } | null | 'unsatisfiable' {
-  if (header === undefined) return null;
+  if (!header) return null;
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m || (m[1] === '' && m[2] === '')) return 'unsatisfiable';
+  if (!m || (m[1] === '' && m[2] === '')) return null;
   let start: number;
   let end: number;
   if (m[1] === '') {
@@ -17,7 +18,8 @@ export function parseByteRange(header: string | undefined, size: number): { star
   } else {
     start = Number(m[1]);
     end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+    if (m[2] !== '' && Number(m[2]) < start) return null; // invalid: ignored per RFC 9110 §14.2
   }
-  if (start >= size || start > end) return 'unsatisfiable';
+  if (start >= size) return 'unsatisfiable';
   return { start, end };
 }

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from '../logger.ts';
@@ -8,7 +8,7 @@ import { zodValidatorCompiler } from './zod-schema.ts';
 /** The host's HTTP server: coded JSON errors everywhere, OpenAPI docs at /docs. */
 export async function createHttpServer(logger: Logger, version: string): Promise<FastifyInstance> {
   // pino's Logger is a FastifyBaseLogger; the cast only drops pino's richer generic.
-  const app = Fastify({ loggerInstance: logger.child({ component: 'http' }), disableRequestLogging: true, bodyLimit: 1024 * 1024 }) as unknown as FastifyInstance;
+  const app = Fastify({ loggerInstance: logger.child({ component: 'http' }), logController: new LogController({ disableRequestLogging: true }), bodyLimit: 1024 * 1024 }) as unknown as FastifyInstance;
   app.setValidatorCompiler(zodValidatorCompiler);
 
   app.setErrorHandler((error: FastifyError | CapstanError, request, reply) => {

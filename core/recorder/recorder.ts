@@ -8,9 +8,14 @@ import type { TelephonyServices } from '../telephony/telephony-services.ts';
 import type { ContentStore } from './content-store.ts';
 import { matchPolicy } from './match-policy.ts';
 import type { RecordingStore, StoredRecording } from './recording-store.ts';
+import type { RecorderKeys } from './recorder-keys.ts';
 
 export interface RecorderOptions {
   policies: RecorderPolicy[];
+  /** Encrypt recordings by default (a policy's `encrypt` overrides). */
+  encryptByDefault: boolean;
+  /** The Recorder's keys; required when anything is encrypted. */
+  keys: RecorderKeys | null;
   /** Fetch attempts before a recording is reported failed (its file stays on the media server). */
   fetchAttempts: number;
   /** First retry delay, doubled each attempt, ms. Default 500. */
@@ -61,11 +66,16 @@ export class Recorder {
       return;
     }
     try {
+      const encrypt = policy.encrypt ?? this.#options.encryptByDefault;
+      if (encrypt && !this.#options.keys) {
+        throw new CapstanError('CAPSTAN_ERR_KEY_NOT_FOUND', `Policy ${policy.name} encrypts, but the Recorder has no key: enable recorder.encryption or run "capstan keys generate"`);
+      }
       const recording = await this.#telephony.startRecording(call.callId, {
         requester: 'recorder',
         mime: policy.mime,
         channels: policy.channels,
         tags: policy.tags,
+        encryption: encrypt ? this.#options.keys!.active : null,
       });
       await this.#store.insertStarted(recording, call);
       this.#logger.info({ callId: call.callId, recordingId: recording.recordingId, policy: policy.name }, 'recorder policy started a recording');
@@ -161,6 +171,7 @@ export class Recorder {
       channels: row.channels === 1 ? 1 : 2,
       deliverTo: null,
       tags: row.tags,
+      keyId: row.keyId,
       startedAt: row.startedAt,
     };
   }

@@ -34,6 +34,8 @@ export interface StoredRecording {
   /** Path of the media inside the Recorder's content store. */
   mediaPath: string | null;
   tags: string[];
+  /** Recorder key of an encrypted (SASF) recording; null when plain. */
+  keyId: string | null;
   pauses: RecordingResultInfo['pauses'];
   dtmf: RecordingResultInfo['dtmf'];
   error: string | null;

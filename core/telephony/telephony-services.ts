@@ -43,6 +43,8 @@ export interface StartRecordingOptions {
   channels?: 1 | 2 | undefined;
   deliverTo?: string | null | undefined;
   tags?: string[] | undefined;
+  /** Record as SASF encrypted to this Recorder key. Default: plain. */
+  encryption?: { keyId: string; publicKeyPem: string } | null | undefined;
 }
 
 interface CallEntry {
@@ -147,7 +149,12 @@ export class TelephonyServices {
     const mime = options.mime ?? this.#options.recordingMimeTypeDefault;
     const channels = options.channels ?? 2;
     try {
-      const started = await this.#client(entry.mediaServerId).startRecording(callId, { recordingId, mime, channels });
+      const started = await this.#client(entry.mediaServerId).startRecording(callId, {
+        recordingId,
+        mime,
+        channels,
+        ...(options.encryption ? { encryption: { publicKeyPem: options.encryption.publicKeyPem } } : {}),
+      });
       const info: RecordingInfo = {
         recordingId,
         callId,
@@ -159,6 +166,7 @@ export class TelephonyServices {
         channels,
         deliverTo: options.deliverTo ?? null,
         tags: options.tags ?? [],
+        keyId: options.encryption?.keyId ?? null,
         startedAt: new Date().toISOString(),
       };
       entry.recordings.set(recordingId, info);

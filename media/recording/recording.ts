@@ -21,6 +21,7 @@ import { CapstanError, toCapstanError } from '../../core/errors.ts';
 import type { LegRole, RecordingMime, RecordingResult } from '../control-api.ts';
 import { encodeWavSamples, type WavEncoding } from '../wav/wav-format.ts';
 import { WavWriter } from '../wav/wav-writer.ts';
+import type { FileSink } from './file-sink.ts';
 import { LegTimeline, type LegTimelineOptions, type TimelinePacket } from './leg-timeline.ts';
 import { RecordingMixer, type PauseMode } from './recording-mixer.ts';
 
@@ -54,6 +55,8 @@ export interface RecordingOptions {
   clock?: () => number;
   /** Told once when writing fails (the recording is then failed; stop() rejects). */
   onError?: (error: CapstanError) => void;
+  /** Opens the file the recording's bytes go to. Default: a plain file (an SASF sink encrypts). */
+  openSink?: (path: string) => Promise<FileSink>;
 }
 
 /** How far past the stop moment already-received audio is kept: one 60 ms packet, the longest common ptime. */
@@ -108,7 +111,7 @@ export class Recording {
       channels: this.channels,
       sampleRate: SAMPLE_RATE,
       metadata: { recordingId: this.recordingId, mime: this.mime, startedAt: this.startedAt.toISOString(), ...this.options.metadata },
-    });
+    }, this.options.openSink);
     if (this.stopping) {
       // Stopped while the file was being created: that stop already failed; keep nothing running.
       await writer.abandon();

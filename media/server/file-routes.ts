@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { parseByteRange } from '../../core/http/byte-range.ts';
 import { CapstanError } from '../../core/errors.ts';
 import { verifyFileUri } from './signed-uri.ts';
 
@@ -22,33 +23,6 @@ interface FileRequest {
   Querystring: { expires?: string; sig?: string };
 }
 
-type ByteRange = { start: number; end: number } | 'unsatisfiable' | undefined;
-
-/**
- * Parses a `Range` header for one byte range. Multiple ranges and other units are ignored (the
- * whole file is sent, which RFC 9110 allows).
- */
-export function parseRange(header: string | undefined, size: number): ByteRange {
-  if (!header) return undefined;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m) return undefined;
-  const [, a, b] = m;
-  if (a === '' && b === '') return undefined;
-  let start: number;
-  let end: number;
-  if (a === '') {
-    const suffix = Number(b);
-    if (suffix === 0) return 'unsatisfiable';
-    start = Math.max(0, size - suffix);
-    end = size - 1;
-  } else {
-    start = Number(a);
-    end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
-    if (b !== '' && Number(b) < start) return undefined; // invalid: ignored per RFC 9110 §14.2
-  }
-  if (start >= size) return 'unsatisfiable';
-  return { start, end };
-}
 
 async function authorize(request: FastifyRequest<FileRequest>, secret: string): Promise<string> {
   const { fileName } = request.params;
@@ -69,8 +43,8 @@ async function fileSize(path: string, fileName: string): Promise<number> {
   throw new CapstanError('CAPSTAN_ERR_FILE_NOT_FOUND', `no file ${fileName}`, { details: { fileName } });
 }
 
-function baseHeaders(reply: FastifyReply, size: number): void {
-  reply.header('accept-ranges', 'bytes').header('content-type', 'audio/wav').header('cache-control', 'no-store');
+function baseHeaders(reply: FastifyReply, size: number, path: string): void {
+  reply.header('accept-ranges', 'bytes').header('content-type', contentTypeOf(path)).header('cache-control', 'no-store');
   reply.header('content-length', size);
 }
 
@@ -81,25 +55,26 @@ export function registerFileRoutes(app: FastifyInstance, options: FileRoutesOpti
     const fileName = await authorize(request, secret);
     const path = join(recordingsDir, fileName);
     const size = await fileSize(path, fileName);
-    const range = parseRange(request.headers.range, size);
+    const range = parseByteRange(request.headers.range, size);
     if (range === 'unsatisfiable') {
       // 416 with the usual error body: the code says what kind of failure, the status how HTTP sees it.
       const error = new CapstanError('CAPSTAN_ERR_BAD_REQUEST', 'the requested range is outside the file', { details: { reason: 'range-not-satisfiable', size } });
       return reply.code(416).header('content-range', `bytes */${size}`).send(error.toJSON());
     }
     if (range) {
-      baseHeaders(reply, range.end - range.start + 1);
+      baseHeaders(reply, range.end - range.start + 1, path);
       reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`);
       return reply.send(createReadStream(path, { start: range.start, end: range.end }));
     }
-    baseHeaders(reply, size);
+    baseHeaders(reply, size, path);
     return reply.send(createReadStream(path));
   });
 
   app.head<FileRequest>('/files/:fileName', async (request, reply) => {
     const fileName = await authorize(request, secret);
-    const size = await fileSize(join(recordingsDir, fileName), fileName);
-    baseHeaders(reply, size);
+    const path = join(recordingsDir, fileName);
+    const size = await fileSize(path, fileName);
+    baseHeaders(reply, size, path);
     return reply.send();
   });
 
@@ -116,4 +91,11 @@ export function registerFileRoutes(app: FastifyInstance, options: FileRoutesOpti
     options.onDeleted?.(fileName);
     return reply.code(204).send();
   });
+}
+
+/** What a recording file is, by its extension (the names are ours: FILE_NAME_PATTERN). */
+function contentTypeOf(path: string): string {
+  if (path.endsWith('.sasf')) return 'application/x-capstan-sasf';
+  if (path.endsWith('.opus')) return 'audio/ogg';
+  return 'audio/wav';
 }

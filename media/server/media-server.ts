@@ -9,7 +9,7 @@
  * At start it repairs the `.part` files a crash left in its recordings folder and lists them in
  * its load reports (`recovered`) until they are deleted.
  */
-import { randomBytes } from 'node:crypto';
+import { createPublicKey, randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
@@ -29,6 +29,8 @@ import type {
   StartRecordingResponse,
 } from '../control-api.ts';
 import { Recording } from '../recording/recording.ts';
+import { SasfFileSink } from '../recording/file-sink.ts';
+import { inspectSasf } from '../sasf/inspect.ts';
 import { PacketCounters } from '../rtp/leg-socket.ts';
 import { RtpPortPool } from '../rtp/rtp-port-pool.ts';
 import { PART_SUFFIX } from '../wav/wav-writer.ts';
@@ -52,8 +54,13 @@ interface ActiveRecording {
   callId: string;
 }
 
-/** File name for a recording: its id made safe, plus a random part so a repeated id never collides. */
-function recordingFileName(recordingId: string): string {
+/**
+ * File name for a recording: its id made safe, plus a random part so a repeated id never collides.
+ * An encrypted (SASF) recording gets a name that is all random: it says nothing of the recording
+ * (its id is inside the authenticated header).
+ */
+function recordingFileName(recordingId: string, encrypted: boolean): string {
+  if (encrypted) return `${randomBytes(16).toString('hex')}.sasf`;
   let safe = recordingId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 100);
   if (!/^[A-Za-z0-9]/.test(safe)) safe = `r${safe}`.slice(0, 100);
   return `${safe}.${randomBytes(6).toString('hex')}.wav`;
@@ -203,7 +210,8 @@ export class MediaServer implements MediaControl {
       throw new CapstanError('CAPSTAN_ERR_CONFLICT', `recording ${recordingId} already exists`, { details: { recordingId } });
     }
     call.assertRecordable();
-    const fileName = recordingFileName(recordingId);
+    const fileName = recordingFileName(recordingId, request.encryption !== undefined);
+    const publicKey = request.encryption ? parsePublicKey(request.encryption.publicKeyPem) : undefined;
     const recording = new Recording({
       recordingId,
       path: join(this.options.recordingsDir, fileName),
@@ -215,6 +223,15 @@ export class MediaServer implements MediaControl {
       flushIntervalMs: this.options.flushIntervalMs,
       metadata: { callId, mediaServer: this.id },
       onError: (err) => this.logger.error({ recordingId, callId, err }, 'recording failed'),
+      ...(publicKey
+        ? {
+            openSink: (path: string) =>
+              SasfFileSink.create(path, {
+                publicKey,
+                metadata: { recordingId, mimeType: request.mime, sampleRate: 8000, channels: request.channels },
+              }),
+          }
+        : {}),
     });
     // Registered before the file exists so packets arriving meanwhile are kept.
     this.active.set(recordingId, { recording, callId });
@@ -299,6 +316,10 @@ export class MediaServer implements MediaControl {
       if (!name.endsWith(PART_SUFFIX)) continue;
       const partPath = join(dir, name);
       const fileName = name.slice(0, -PART_SUFFIX.length);
+      if (fileName.endsWith('.sasf')) {
+        await this.recoverSasf(partPath, fileName);
+        continue;
+      }
       try {
         const result = await repairWav(partPath);
         const recordingId = typeof result.metadata?.recordingId === 'string' ? result.metadata.recordingId : fileName.split('.')[0]!;
@@ -309,6 +330,22 @@ export class MediaServer implements MediaControl {
         await rename(partPath, `${partPath}.unrecoverable`).catch(() => {});
         this.logger.error({ fileName: name, err }, 'cannot recover an unfinished recording');
       }
+    }
+  }
+
+  /**
+   * An SASF file cut by a crash is already what it should be: its verified chunks decrypt and it
+   * says it is incomplete. It only needs its final name; its recording id is in its header.
+   */
+  private async recoverSasf(partPath: string, fileName: string): Promise<void> {
+    try {
+      const inspection = await inspectSasf(partPath);
+      await rename(partPath, join(this.options.recordingsDir, fileName));
+      this.recovered.set(fileName, { recordingId: inspection.recordingId, fileName });
+      this.logger.warn({ fileName, recordingId: inspection.recordingId, chunks: inspection.chunkCount }, 'recovered an unfinished encrypted recording');
+    } catch (err) {
+      await rename(partPath, `${partPath}.unrecoverable`).catch(() => {});
+      this.logger.error({ fileName, err }, 'cannot recover an unfinished encrypted recording');
     }
   }
 
@@ -342,5 +379,15 @@ export class MediaServer implements MediaControl {
       },
     });
     return app;
+  }
+}
+
+function parsePublicKey(pem: string) {
+  try {
+    const key = createPublicKey(pem);
+    if (key.asymmetricKeyType !== 'x25519') throw new Error(`a ${key.asymmetricKeyType} key`);
+    return key;
+  } catch (e) {
+    throw new CapstanError('CAPSTAN_ERR_KEY_INVALID', `encryption.publicKeyPem is not an X25519 public key: ${(e as Error).message}`);
   }
 }

@@ -14,7 +14,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /** Recording file names: no separators, no leading dot, a known extension. */
-export const FILE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}(\.[A-Za-z0-9_-]{1,64})?\.wav$/;
+export const FILE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}(\.[A-Za-z0-9_-]{1,64})?\.(wav|opus|sasf)$/;
 
 export type UriCheck = { ok: true } | { ok: false; reason: 'bad-name' | 'unsigned' | 'bad-signature' | 'expired' };
 

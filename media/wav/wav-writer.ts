@@ -12,6 +12,7 @@
  * operation rejects with the same error.
  */
 import { open, rename, type FileHandle } from 'node:fs/promises';
+import { PlainFileSink, type FileSink } from '../recording/file-sink.ts';
 import { dirname } from 'node:path';
 import { CapstanError } from '../../core/errors.ts';
 import { buildWavHeader, writeWavSizes, type WavHeaderLayout, type WavSpec } from './wav-format.ts';
@@ -26,7 +27,7 @@ export class WavWriter {
   readonly partPath: string;
   readonly spec: WavSpec;
   private readonly layout: WavHeaderLayout;
-  private fh: FileHandle | undefined;
+  private fh: FileSink | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private failure: unknown;
   private written = 0;
@@ -40,15 +41,18 @@ export class WavWriter {
     this.layout = buildWavHeader(spec, 0);
   }
 
-  /** Creates `<finalPath>.part` (failing if it exists) with an empty-data header, synced. */
-  static async create(finalPath: string, spec: WavSpec): Promise<WavWriter> {
+  /**
+   * Creates `<finalPath>.part` (failing if it exists) with an empty-data header, synced.
+   * `openSink` chooses where the bytes go (default: a plain file; an SASF sink encrypts them).
+   */
+  static async create(finalPath: string, spec: WavSpec, openSink: (path: string) => Promise<FileSink> = PlainFileSink.create): Promise<WavWriter> {
     const w = new WavWriter(finalPath, spec);
     try {
-      w.fh = await open(w.partPath, 'wx');
-      await w.fh.write(w.layout.header, 0, w.layout.header.length, 0);
-      await w.fh.datasync();
+      w.fh = await openSink(w.partPath);
+      await w.fh.write(0, w.layout.header);
+      await w.fh.sync();
     } catch (e) {
-      await w.fh?.close().catch(() => {});
+      await w.fh?.abandon().catch(() => {});
       throw new CapstanError('CAPSTAN_ERR_RECORDING_FAILED', `cannot create ${w.partPath}: ${(e as Error).message}`, { cause: e });
     }
     return w;
@@ -79,7 +83,7 @@ export class WavWriter {
     // Copy: the caller may reuse its buffer before the queued write runs.
     const copy = Buffer.from(bytes);
     return this.enqueue(async (fh) => {
-      await fh.write(copy, 0, copy.length, position);
+      await fh.write(position, copy);
     });
   }
 
@@ -97,7 +101,7 @@ export class WavWriter {
     this.finalized = true;
     const total = this.written;
     this.finalizing = this.enqueue(async (fh) => {
-      if (total % 2 === 1) await fh.write(Buffer.alloc(1), 0, 1, this.layout.dataOffset + total);
+      if (total % 2 === 1) await fh.write(this.layout.dataOffset + total, Buffer.alloc(1));
       await this.syncHeader(fh, total);
       await fh.close();
       this.fh = undefined;
@@ -114,17 +118,17 @@ export class WavWriter {
   async abandon(): Promise<void> {
     this.finalized = true;
     await this.queue.catch(() => {});
-    await this.fh?.close().catch(() => {});
+    await this.fh?.abandon().catch(() => {});
     this.fh = undefined;
   }
 
-  private async syncHeader(fh: FileHandle, dataBytes: number): Promise<void> {
+  private async syncHeader(fh: FileSink, dataBytes: number): Promise<void> {
     writeWavSizes(this.layout, dataBytes);
-    await fh.write(this.layout.header, 0, this.layout.dataOffset, 0);
-    await fh.datasync();
+    await fh.write(0, this.layout.header.subarray(0, this.layout.dataOffset));
+    await fh.sync();
   }
 
-  private enqueue<T>(op: (fh: FileHandle) => Promise<T>): Promise<T> {
+  private enqueue<T>(op: (fh: FileSink) => Promise<T>): Promise<T> {
     const run = async (): Promise<T> => {
       if (this.failure !== undefined) throw this.failure;
       const fh = this.fh;

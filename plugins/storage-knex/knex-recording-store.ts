@@ -35,6 +35,7 @@ interface Row {
   stored_at: string | null;
   media_path: string | null;
   tags: string;
+  key_id: string | null;
   pauses: string;
   dtmf: string;
   error: string | null;
@@ -69,6 +70,7 @@ function fromRow(r: Row): StoredRecording {
     storedAt: r.stored_at,
     mediaPath: r.media_path,
     tags: JSON.parse(r.tags) as string[],
+    keyId: r.key_id,
     pauses: JSON.parse(r.pauses) as StoredRecording['pauses'],
     dtmf: JSON.parse(r.dtmf) as StoredRecording['dtmf'],
     error: r.error,
@@ -136,6 +138,7 @@ export class KnexRecordingStore implements RecordingStore {
         channels: recording.channels,
         started_at: recording.startedAt,
         tags: JSON.stringify(recording.tags),
+        key_id: recording.keyId,
       })
       .onConflict('id')
       .ignore();

@@ -29,6 +29,7 @@ const migrations: Record<string, Knex.Migration> = {
         t.string('stored_at', 32).nullable();
         t.text('media_path').nullable();
         t.text('tags').notNullable().defaultTo('[]');
+        t.string('key_id', 32).nullable();
         t.text('pauses').notNullable().defaultTo('[]');
         t.text('dtmf').notNullable().defaultTo('[]');
         t.text('error').nullable();

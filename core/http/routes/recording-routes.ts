@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { CapstanError } from '../../errors.ts';
 import type { ContentStore } from '../../recorder/content-store.ts';
 import type { RecordingStore } from '../../recorder/recording-store.ts';
+import type { RecorderKeys } from '../../recorder/recorder-keys.ts';
 import { parseByteRange } from '../byte-range.ts';
 import { schemaOf } from '../zod-schema.ts';
 
@@ -14,7 +15,7 @@ const ListQuery = z.object({
 });
 const IdParams = z.object({ id: z.string().min(1).max(64) });
 
-export function recordingRoutes(app: FastifyInstance, deps: { store: () => RecordingStore; content: ContentStore }): void {
+export function recordingRoutes(app: FastifyInstance, deps: { store: () => RecordingStore; content: ContentStore; keys: () => RecorderKeys | null }): void {
   app.get('/api/v1/recordings', { schema: { tags: ['recordings'], summary: 'Recordings, newest first, paged', querystring: schemaOf(ListQuery) } }, async (request) => {
     const q = request.query as z.infer<typeof ListQuery>;
     const { items, total } = await deps.store().list({ ...(q.callId ? { callId: q.callId } : {}), limit: q.limit, offset: q.offset });
@@ -39,19 +40,27 @@ export function recordingRoutes(app: FastifyInstance, deps: { store: () => Recor
         throw new CapstanError('CAPSTAN_ERR_CONFLICT', `Recording ${id} has no stored audio (status ${row.status})`, { details: { id, status: row.status } });
       }
       const path = deps.content.pathOf(row.mediaPath);
-      const size = statSync(path).size;
+      // SASF is decrypted on the fly (whole file, verified before any byte is sent): players get
+      // the inner WAV or Ogg file. Documented limit: the decrypted file is held in memory.
+      let body: Buffer | null = null;
+      if (path.endsWith('.sasf')) {
+        const keys = deps.keys();
+        if (!keys) throw new CapstanError('CAPSTAN_ERR_KEY_NOT_FOUND', `Recording ${id} is encrypted and the Recorder has no keys`, { details: { id, keyId: row.keyId } });
+        body = await keys.decrypt(path);
+      }
+      const size = body ? body.length : statSync(path).size;
       const range = parseByteRange(request.headers.range, size);
-      void reply.header('content-type', row.mime.startsWith('audio/opus') ? 'audio/ogg' : 'audio/wav').header('accept-ranges', 'bytes');
-      void reply.header('content-disposition', `inline; filename="${row.id}${row.fileName.slice(row.fileName.lastIndexOf('.'))}"`);
+      const ext = row.mime === 'audio/opus' ? '.opus' : '.wav';
+      void reply.header('content-type', ext === '.opus' ? 'audio/ogg' : 'audio/wav').header('accept-ranges', 'bytes');
+      void reply.header('content-disposition', `inline; filename="${row.id}${ext}"`);
       if (range === 'unsatisfiable') {
         return reply.status(416).header('content-range', `bytes */${size}`).send(new CapstanError('CAPSTAN_ERR_BAD_REQUEST', 'Range not satisfiable').toJSON());
       }
-      if (range === null) return reply.header('content-length', size).send(createReadStream(path));
-      return reply
-        .status(206)
-        .header('content-range', `bytes ${range.start}-${range.end}/${size}`)
-        .header('content-length', range.end - range.start + 1)
-        .send(createReadStream(path, { start: range.start, end: range.end }));
+      const start = range?.start ?? 0;
+      const end = range?.end ?? size - 1;
+      if (range) void reply.status(206).header('content-range', `bytes ${start}-${end}/${size}`);
+      void reply.header('content-length', end - start + 1);
+      return reply.send(body ? body.subarray(start, end + 1) : createReadStream(path, { start, end }));
     },
   );
 }

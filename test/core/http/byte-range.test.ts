@@ -8,9 +8,11 @@ describe('parseByteRange', () => {
   it('reads a suffix range', () => expect(parseByteRange('bytes=-10', 100)).toEqual({ start: 90, end: 99 }));
   it('clamps an end past the file', () => expect(parseByteRange('bytes=50-500', 100)).toEqual({ start: 50, end: 99 }));
   it('refuses a start past the end', () => expect(parseByteRange('bytes=100-', 100)).toBe('unsatisfiable'));
-  it('refuses garbage and multiple ranges', () => {
-    expect(parseByteRange('bytes=a-b', 100)).toBe('unsatisfiable');
-    expect(parseByteRange('bytes=0-1,5-6', 100)).toBe('unsatisfiable');
-    expect(parseByteRange('items=0-1', 100)).toBe('unsatisfiable');
+  it('ignores garbage, several ranges and other units, so the whole file is sent', () => {
+    expect(parseByteRange('bytes=a-b', 100)).toBeNull();
+    expect(parseByteRange('bytes=0-1,5-6', 100)).toBeNull();
+    expect(parseByteRange('items=0-1', 100)).toBeNull();
+    expect(parseByteRange('bytes=50-10', 100)).toBeNull();
   });
+  it('refuses an empty suffix range', () => expect(parseByteRange('bytes=-0', 100)).toBe('unsatisfiable'));
 });

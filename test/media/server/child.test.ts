@@ -6,6 +6,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LoadReport } from '../../../media/control-api.ts';
+import { decryptSasf } from '../../../media/sasf/index.ts';
+import { generateKey, privateKeyResolver } from '../../../core/keys/index.ts';
 import { parseWav } from '../../../media/wav/wav-reader.ts';
 import { randomPayloads, RtpParty } from './rtp-party.ts';
 
@@ -49,9 +51,9 @@ async function api(base: string, method: string, path: string, body?: unknown): 
   return text ? JSON.parse(text) : undefined;
 }
 
-async function recordFor(base: string, packets: number): Promise<void> {
+async function recordFor(base: string, packets: number, encryption?: { publicKeyPem: string }): Promise<void> {
   const call = await api(base, 'POST', '/v1/calls', { callId: 'c1', legs: [{ legId: 'caller', codec: { payloadType: 0, name: 'PCMU' } }] });
-  await api(base, 'POST', '/v1/calls/c1/recordings', { recordingId: 'rec-crash', mime: 'audio/PCMU', channels: 1 });
+  await api(base, 'POST', '/v1/calls/c1/recordings', { recordingId: 'rec-crash', mime: 'audio/PCMU', channels: 1, ...(encryption ? { encryption } : {}) });
   const party = await RtpParty.open();
   await party.play(randomPayloads(packets, 9), call.legs[0].rtp.port, { ssrc: 7 });
   party.close();
@@ -97,5 +99,31 @@ describe('media server child process', () => {
 
     expect((await fetch(recovered.uri, { method: 'DELETE' })).status).toBe(204);
     expect(((await api(second.ready.controlUrl, 'GET', '/v1/health')) as LoadReport).recovered).toEqual([]);
+  });
+
+  it('recovers an encrypted recording cut by SIGKILL as an incomplete SASF file that decrypts up to its last flush', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'child-kill-sasf-'));
+    dirs.push(dir);
+    const key = await generateKey(join(dir, 'keys'));
+    const first = await startChild(dir);
+    await recordFor(first.ready.controlUrl, 40, { publicKeyPem: key.publicKeyPem });
+    const killed = new Promise<void>((resolve) => first.child.once('exit', () => resolve()));
+    first.child.kill('SIGKILL');
+    await killed;
+    expect(readdirSync(join(dir, 'recordings')).some((f) => f.endsWith('.sasf.part'))).toBe(true);
+
+    const second = await startChild(dir);
+    const health = (await api(second.ready.controlUrl, 'GET', '/v1/health')) as LoadReport;
+    const recovered = health.recovered[0]!;
+    expect(recovered).toMatchObject({ recordingId: 'rec-crash', fileName: expect.stringMatching(/^[0-9a-f]{32}\.sasf$/) });
+    const file = new Uint8Array(await (await fetch(recovered.uri)).arrayBuffer());
+    const privateKey = privateKeyResolver(join(dir, 'keys'));
+    await expect(decryptSasf(file, { privateKey })).rejects.toMatchObject({ code: 'CAPSTAN_ERR_SASF_TRUNCATED' });
+    const partial = await decryptSasf(file, { privateKey, allowIncomplete: true });
+    expect(partial.complete).toBe(false);
+    const info = parseWav(partial.plaintext);
+    expect(info).toMatchObject({ formatTag: 7, metadata: { recordingId: 'rec-crash' } });
+    // The verified prefix holds the audio up to the last 200 ms flush (the header still says 0 bytes).
+    expect(partial.plaintext.length - info.dataOffset).toBeGreaterThan(8 * 300);
   });
 });

@@ -23,7 +23,7 @@ function call(): CallInfo {
 function recording(c: CallInfo): RecordingInfo {
   return {
     recordingId: randomUUID(), callId: c.callId, requester: 'recorder', mediaServerId: 'ms-1', fileName: 'x.wav',
-    uri: 'http://127.0.0.1:1/files/x.wav?sig=1', mime: 'audio/L16', channels: 2, deliverTo: null, tags: ['t'],
+    uri: 'http://127.0.0.1:1/files/x.wav?sig=1', mime: 'audio/L16', channels: 2, deliverTo: null, tags: ['t'], keyId: '0123456789abcdef',
     startedAt: new Date().toISOString(),
   };
 }
@@ -50,7 +50,7 @@ describe.each(backends)('KnexRecordingStore on %s', (_name, options) => {
     expect((await store.get(r.recordingId))?.status).toBe('recording');
     await store.markCompleted(r.recordingId, result);
     const completed = await store.get(r.recordingId);
-    expect(completed).toMatchObject({ status: 'completed', samples: 40000, sizeBytes: 160044, uri: result.uri, pauses: result.pauses, agent: 'alice', tags: ['t'] });
+    expect(completed).toMatchObject({ status: 'completed', samples: 40000, sizeBytes: 160044, uri: result.uri, pauses: result.pauses, agent: 'alice', tags: ['t'], keyId: '0123456789abcdef' });
     expect((await store.listUnfinished()).map((x) => x.id)).toContain(r.recordingId);
     await store.markStored(r.recordingId, '2026/11/x.wav', new Date().toISOString());
     expect((await store.listUnfinished()).map((x) => x.id)).toContain(r.recordingId);
