@@ -11,6 +11,8 @@ import { HostMetrics } from './metrics.ts';
 import { PluginHost, type CapstanPlugin } from './plugin.ts';
 import { ContentStore } from './recorder/content-store.ts';
 import { Recorder } from './recorder/recorder.ts';
+import { MailRequester } from './delivery/mail-requester.ts';
+import { deliveryRoutes } from './http/routes/delivery-routes.ts';
 import { RecorderKeys } from './recorder/recorder-keys.ts';
 import { loadOrCreateSecret } from './secret.ts';
 import { ServiceRegistry } from './services.ts';
@@ -50,6 +52,7 @@ export class Host {
   readonly secret: string;
   readonly embedded: EmbeddedMediaServers | null;
   #recorder: Recorder | null = null;
+  #mailRequester: MailRequester | null = null;
   readonly #plugins: PluginHost;
   #url = '';
   #closing: Promise<void> | null = null;
@@ -117,6 +120,26 @@ export class Host {
         keys,
       },
     );
+    const mail = config.mail;
+    this.#mailRequester = new MailRequester(
+      {
+        store: this.services.get('deliveryStore'),
+        mail: this.services.get('mail'),
+        telephony: this.telephony,
+        recorder: this.#recorder,
+        events: this.events,
+        logger: componentLogger(logger, 'mail-requester'),
+      },
+      {
+        agents: mail.agents,
+        workgroups: mail.workgroups,
+        maxAttachmentBytes: mail.maxAttachmentBytes,
+        retryInitialMs: mail.retryInitialMs,
+        retryMaxMs: mail.retryMaxMs,
+        hostUrl: () => config.http.publicUrl ?? this.#url,
+      },
+    );
+    deliveryRoutes(this.http, { store: () => this.services.get('deliveryStore') });
     healthRoutes(this.http, {
       registry: this.registry,
       metrics: this.metrics,
@@ -153,6 +176,7 @@ export class Host {
       await this.#waitForRegistrations(embedded.ids);
     }
     await this.#recorder.resume();
+    await this.#mailRequester.resume();
   }
 
   /**
@@ -200,6 +224,7 @@ export class Host {
     this.#closing ??= (async () => {
       this.logger.info('host shutting down');
       await this.telephony.close();
+      await this.#mailRequester?.close();
       await this.#recorder?.close();
       await this.embedded?.close();
       await this.#plugins.closeAll((name, e) => this.logger.error({ err: e, plugin: name }, 'plugin close failed'));

@@ -137,6 +137,16 @@ export const ConfigSchema = z
         from: z.string().default('capstan@localhost'),
         /** Outbox folder when no SMTP server is set. Default `<dataDir>/outbox`. */
         outboxDir: z.string().optional(),
+        /** Agents' e-mail addresses, by agent id: where their ad hoc (client) recordings go. Default {}. */
+        agents: z.record(z.string(), z.string().email()).default({}),
+        /** Workgroups' e-mail addresses, by workgroup name: where their record-all recordings go. Default {}. */
+        workgroups: z.record(z.string(), z.string().email()).default({}),
+        /** Larger recordings are stored by the Recorder and mailed as a link instead of an attachment, bytes. Default 20 MiB. */
+        maxAttachmentBytes: z.number().int().min(1024).default(20 * 1024 * 1024),
+        /** Delay before the first retry of a failed delivery, ms; doubles up to `retryMaxMs`. Default 1000. */
+        retryInitialMs: z.number().int().min(10).default(1000),
+        /** Longest delay between delivery retries, ms. Retries never stop: the file is kept until the mail is accepted. Default 300000. */
+        retryMaxMs: z.number().int().min(10).default(300_000),
       })
       .strict()
       .prefault({}),

@@ -1,6 +1,6 @@
 import { extname } from 'node:path';
 import { CapstanError, toCapstanError } from '../errors.ts';
-import type { CallInfo, RecordingInfo, RecordingResultInfo } from '../events/call-events.ts';
+import type { CallInfo, RecordingInfo, RecordingResultInfo, Requester } from '../events/call-events.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../logger.ts';
 import type { RecorderPolicy } from '../config/schema.ts';
@@ -163,7 +163,7 @@ export class Recorder {
     return {
       recordingId: row.id,
       callId: row.callId,
-      requester: 'recorder',
+      requester: row.requester as Requester,
       mediaServerId: row.mediaServerId,
       fileName: row.fileName,
       uri: row.uri ?? '',
@@ -174,6 +174,22 @@ export class Recorder {
       keyId: row.keyId,
       startedAt: row.startedAt,
     };
+  }
+
+  /**
+   * Takes over another requester's finished recording (one too large to mail): stores it like its
+   * own — fetched, verified, committed, then deleted on the media server — keeping its requester.
+   * Resolves once it is stored; rejects if it could not be.
+   */
+  async adopt(recording: RecordingInfo, call: CallInfo, result: RecordingResultInfo): Promise<void> {
+    await this.#store.insertStarted(recording, call);
+    await this.#store.markCompleted(recording.recordingId, result);
+    const row = await this.#store.get(recording.recordingId);
+    if (row) await this.#finish(row);
+    const stored = await this.#store.get(recording.recordingId);
+    if (stored?.status !== 'stored') {
+      throw new CapstanError('CAPSTAN_ERR_STORAGE', `Recording ${recording.recordingId} could not be stored by the Recorder (${stored?.status ?? 'missing'})`);
+    }
   }
 
   /** Finishes what a previous run left: completed but not stored, stored but not deleted. */

@@ -29,6 +29,8 @@ export interface SimulatedCallOptions {
   agent?: string | null;
   /** Address the legs' sockets bind to and announce. Default 127.0.0.1. */
   address?: string;
+  /** Called once the call is connected, before the first packet (e.g. to start an ad hoc recording). */
+  onConnected?: (call: CallCreated) => Promise<void>;
 }
 
 export interface CallCreated {
@@ -142,6 +144,7 @@ export async function placeSimulatedCall(options: SimulatedCallOptions): Promise
       }),
     });
     callId = created.call.callId;
+    await options.onConnected?.(created);
     const senders = { caller: new LegSender(options.callerAudio, codec), callee: new LegSender(options.calleeAudio ?? null, codec) };
     const targets = Object.fromEntries(created.legs.map((l) => [l.role, l.rtp])) as Record<'caller' | 'callee', { address: string; port: number }>;
     const t0 = performance.now();

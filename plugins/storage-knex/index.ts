@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import type { CapstanPlugin } from '../../core/plugin.ts';
 import { KnexRecordingStore } from './knex-recording-store.ts';
+import { KnexDeliveryStore } from './knex-delivery-store.ts';
 
-/** Provides `recordingStore`: SQLite under the data dir by default, PostgreSQL by configuration. */
+/** Provides `recordingStore` and `deliveryStore`: SQLite under the data dir by default, PostgreSQL by configuration. */
 export function storageKnexPlugin(): CapstanPlugin {
   let store: KnexRecordingStore | null = null;
   return {
@@ -14,6 +15,7 @@ export function storageKnexPlugin(): CapstanPlugin {
           ? await KnexRecordingStore.open({ client: 'pg', connection: db.connection ?? 'postgres:///capstan' })
           : await KnexRecordingStore.open({ client: 'sqlite', filename: db.filename ?? join(ctx.config.dataDir, 'capstan.sqlite') });
       ctx.services.provide('recordingStore', store);
+      ctx.services.provide('deliveryStore', new KnexDeliveryStore(store.knex));
       ctx.logger.info({ client: db.client }, 'recorder database ready');
     },
     async close() {

@@ -39,6 +39,34 @@ const migrations: Record<string, Knex.Migration> = {
       await knex.schema.dropTable('recordings');
     },
   },
+  '0002_deliveries': {
+    async up(knex) {
+      await knex.schema.createTable('deliveries', (t) => {
+        t.string('recording_id', 64).primary();
+        t.string('call_id', 64).notNullable().index();
+        t.string('requester', 32).notNullable();
+        t.string('status', 16).notNullable().index();
+        t.text('to').nullable();
+        t.string('agent', 128).nullable();
+        t.string('workgroup', 128).nullable();
+        t.text('call').notNullable();
+        t.string('file_name', 255).notNullable();
+        t.text('uri').nullable();
+        t.bigInteger('size_bytes').nullable();
+        t.string('sha256', 64).nullable();
+        t.string('mime', 64).notNullable();
+        t.integer('attempts').notNullable().defaultTo(0);
+        t.text('last_error').nullable();
+        t.string('message_id', 255).nullable();
+        t.text('result').nullable();
+        t.string('created_at', 32).notNullable();
+        t.string('delivered_at', 32).nullable();
+      });
+    },
+    async down(knex) {
+      await knex.schema.dropTable('deliveries');
+    },
+  },
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

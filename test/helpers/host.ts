@@ -24,5 +24,5 @@ export async function startTestHost(overrides: ConfigInput = {}, plugins: Capsta
     http: { port: 0, ...overrides.http },
     mediaServers: { rtpPorts: `${base}-${base + 199}`, ...overrides.mediaServers },
   });
-  return Host.start(config, { logger: createLogger({ level: process.env.CAPSTAN_TEST_LOG ?? 'warn', fd: 2 }), plugins });
+  return Host.start(config, { logger: createLogger({ level: process.env.CAPSTAN_TEST_LOG ?? 'error', fd: 2 }), plugins });
 }
