@@ -23,6 +23,7 @@ import { decryptSasf } from '../media/sasf/reader.ts';
 import { SasfWriter } from '../media/sasf/writer.ts';
 import { SasfFileSink } from '../media/recording/file-sink.ts';
 import { recordThroughPipeline } from './recording-pipeline.ts';
+import { measureUdpCost } from './udp-cost.ts';
 
 export interface SasfBenchOptions {
   /** Seconds of audio per run. Default 3600 (one hour). */
@@ -157,6 +158,10 @@ export interface SasfRecordingBenchResult {
   encryptionShare: number;
   /** (sasf − plain) / plain: the whole difference, I/O pattern included (SASF writes 64 KiB chunks, so it can be negative). */
   sasfOverPlain: number;
+  /** CPU of receiving and relaying the call's packets (2 legs × 50/s, measured per packet in the same run). */
+  networkCpuMs: number;
+  /** encryptCpuMs / (plain recording + network + encryption): the share in a media server that relays and records. */
+  encryptionShareWithNetwork: number;
 }
 
 /**
@@ -189,5 +194,16 @@ export async function benchSasfRecording(audioSeconds = 600): Promise<SasfRecord
   const p = median(plain);
   const e = median(enc);
   const x = median(encryptRuns);
-  return { audioSeconds, plainRecordingCpuMs: p, sasfRecordingCpuMs: e, encryptCpuMs: x, encryptionShare: x / (p + x), sasfOverPlain: (e - p) / p };
+  const udp = await measureUdpCost();
+  const network = (audioSeconds * 100 * (udp.receiveUsPerPacket + udp.sendUsPerPacket)) / 1000;
+  return {
+    audioSeconds,
+    plainRecordingCpuMs: p,
+    sasfRecordingCpuMs: e,
+    encryptCpuMs: x,
+    encryptionShare: x / (p + x),
+    sasfOverPlain: (e - p) / p,
+    networkCpuMs: network,
+    encryptionShareWithNetwork: x / (p + network + x),
+  };
 }

@@ -68,6 +68,7 @@ export class Host {
     this.telephony = new TelephonyServices(this.registry, this.events, componentLogger(logger, 'telephony'), {
       secret: this.secret,
       location: config.location,
+      selection: config.selection,
       recordingMimeTypeDefault: config.mediaServers.recordingMimeTypeDefault,
     });
     this.embedded = null;

@@ -40,6 +40,38 @@ const policy = z.object({
   encrypt: z.boolean().optional(),
 });
 
+const ruleEntry = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+
+const selection = z
+  .object({
+    /** Rule set used for locations not listed in `byLocation`. Default `default`. */
+    default: z.string().min(1).default('default'),
+    /** Named rule sets: a prioritized list of locations (docs/telephony.md). */
+    ruleSets: z
+      .record(
+        z.string().min(1),
+        z
+          .object({
+            /** Tried in order: a location, `@device`, `@audio-path`, `@host`, `<Any>`, or a list of those (a load-balanced group). */
+            locations: z.array(ruleEntry).min(1, 'an empty rule set is not allowed'),
+            /** Locations `<Any>` never picks. Default []. */
+            exclude: z.array(z.string().min(1)).default([]),
+          })
+          .strict(),
+      )
+      .default({ default: { locations: ['@device', '@audio-path', '@host', '<Any>'], exclude: [] } }),
+    /** Which rule set a requesting device's location uses, by location. Default {}. */
+    byLocation: z.record(z.string().min(1), z.string().min(1)).default({}),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (!(s.default in s.ruleSets)) ctx.addIssue({ code: 'custom', path: ['default'], message: `no rule set named "${s.default}" (have: ${Object.keys(s.ruleSets).join(', ')})` });
+    for (const [loc, name] of Object.entries(s.byLocation)) {
+      if (!(name in s.ruleSets)) ctx.addIssue({ code: 'custom', path: ['byLocation', loc], message: `no rule set named "${name}"` });
+    }
+  })
+  .prefault({});
+
 export const ConfigSchema = z
   .object({
     /** The host's HTTP API, web console and media-server registration endpoint. */
@@ -84,6 +116,8 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** Media Server Selection Rules. */
+    selection,
     recorder: z
       .object({
         database: z

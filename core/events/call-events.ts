@@ -86,6 +86,8 @@ export interface RecordingEvents {
 export interface MediaServerEvents {
   'media-server.up': { id: string; location: string };
   'media-server.down': { id: string; location: string; reason: string };
+  /** The selection rules found no media server for a call: the requester got CAPSTAN_ERR_NO_MEDIA_SERVER. */
+  'media-server.selection-failed': { callId: string; ruleSet: string; error: ReturnType<CapstanError['toJSON']> };
 }
 
 export type CapstanEvents = CallEvents & RecordingEvents & MediaServerEvents & HandlerEvents;

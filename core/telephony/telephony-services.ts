@@ -6,7 +6,7 @@ import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../logger.ts';
 import { MediaServerClient } from './media-server-client.ts';
 import type { MediaServerRegistry } from './media-server-registry.ts';
-import { selectMediaServer } from './select-media-server.ts';
+import { selectByRules, type RuleSet } from './selection-rules.ts';
 
 export interface NewCallLeg {
   role: LegRole;
@@ -24,6 +24,8 @@ export interface NewCall {
   agent?: string | null;
   /** Location of the requesting device. Default: the host's location. */
   location?: string;
+  /** Other locations in the call's audio path (the far end's, a trunk's). Default none. */
+  audioPathLocations?: string[];
   attributes?: Record<string, string>;
   legs: NewCallLeg[];
 }
@@ -58,6 +60,7 @@ interface CallEntry {
 export interface TelephonyServicesOptions {
   secret: string;
   location: string;
+  selection: { default: string; ruleSets: Record<string, RuleSet>; byLocation: Record<string, string> };
   recordingMimeTypeDefault: RecordingMime;
 }
 
@@ -119,8 +122,18 @@ export class TelephonyServices {
       attributes: request.attributes ?? {},
     };
     await this.#events.emitAndWait('call.offered', { call: info });
-    const selection = selectMediaServer(this.#registry.list());
-    this.#logger.info({ callId: info.callId, mediaServer: selection.server.id, reason: selection.reason }, 'media server selected');
+    const rules = this.#options.selection;
+    const ruleSetName = rules.byLocation[info.location] ?? rules.default;
+    let selection;
+    try {
+      selection = selectByRules(rules.ruleSets[ruleSetName]!, { deviceLocation: info.location, audioPathLocations: request.audioPathLocations ?? [], hostLocation: this.#options.location }, this.#registry.list());
+    } catch (e) {
+      const error = toCapstanError(e);
+      this.#logger.error({ callId: info.callId, ruleSet: ruleSetName, reason: error.message }, 'no media server for the call');
+      this.#events.emit('media-server.selection-failed', { callId: info.callId, ruleSet: ruleSetName, error: error.toJSON() });
+      throw error;
+    }
+    this.#logger.info({ callId: info.callId, mediaServer: selection.server.id, ruleSet: ruleSetName, reason: selection.reason }, 'media server selected');
     const allocated = await new MediaServerClient(selection.server.id, selection.server.controlUrl, this.#options.secret).allocateCall({
       callId: info.callId,
       legs: request.legs.map((l) => ({ legId: l.role, codec: l.codec, ...(l.rtp ? { remote: l.rtp } : {}) })),

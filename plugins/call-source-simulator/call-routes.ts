@@ -11,6 +11,7 @@ export const CreateCallBody = z.object({
   workgroup: z.string().min(1).max(128).nullable().default(null),
   agent: z.string().min(1).max(128).nullable().default(null),
   location: z.string().min(1).optional(),
+  audioPathLocations: z.array(z.string().min(1)).max(16).optional(),
   attributes: z.record(z.string(), z.string()).default({}),
   legs: z
     .array(z.object({ role: LegRole, codec: LegCodec.default({ payloadType: 0, name: 'PCMU', clockRate: 8000 }), rtp: Endpoint.optional() }))

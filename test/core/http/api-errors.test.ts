@@ -41,10 +41,13 @@ describe('the host API on bad input', () => {
     }
   });
 
-  it('answers a call with no media server available with 503 CAPSTAN_ERR_NO_MEDIA_SERVER', async () => {
+  it('answers a call with no media server available with 503 CAPSTAN_ERR_NO_MEDIA_SERVER, and raises an event', async () => {
+    const failures: string[] = [];
+    host.events.on('media-server.selection-failed', ({ ruleSet, error }) => void failures.push(`${ruleSet}: ${error.code}`));
     const r = await host.http.inject({ url: '/api/v1/calls', ...json(JSON.stringify({ legs: [{ role: 'caller' }] })) });
     expect(r.statusCode).toBe(503);
     expect(r.json().code).toBe('CAPSTAN_ERR_NO_MEDIA_SERVER');
+    expect(failures).toEqual(['default: CAPSTAN_ERR_NO_MEDIA_SERVER']);
   });
 
   it('answers an unknown route with 404 CAPSTAN_ERR_NOT_FOUND', async () => {
