@@ -5,6 +5,9 @@
  */
 import { cpus, totalmem } from 'node:os';
 import { benchSasf, benchSasfRecording } from './sasf.ts';
+import { benchCodecs } from './codecs.ts';
+import { benchHandlers } from './handlers.ts';
+import { benchTrueSpeech } from './truespeech.ts';
 
 type Bench = { name: string; run: () => Promise<Record<string, unknown>> };
 
@@ -14,6 +17,7 @@ function prefixed(prefix: string, result: object): Record<string, unknown> {
 }
 
 const benches: Bench[] = [
+  { name: 'codecs', run: () => benchCodecs() },
   {
     name: 'sasf',
     run: async () => ({
@@ -21,6 +25,8 @@ const benches: Bench[] = [
       ...prefixed('recording', await benchSasfRecording()),
     }),
   },
+  { name: 'handlers', run: async () => ({ ...(await benchHandlers()) }) },
+  { name: 'truespeech', run: async () => ({ ...(await benchTrueSpeech()) }) },
 ];
 
 const only = process.argv.slice(2);

@@ -12,8 +12,13 @@ import { PluginHost, type CapstanPlugin } from './plugin.ts';
 import { ContentStore } from './recorder/content-store.ts';
 import { Recorder } from './recorder/recorder.ts';
 import { MailRequester } from './delivery/mail-requester.ts';
+import { HandlerRuntime } from './handlers/handler-runtime.ts';
+import { telephonyActions } from './handlers/telephony-actions.ts';
+import { handlerRoutes } from './http/routes/handler-routes.ts';
 import { deliveryRoutes } from './http/routes/delivery-routes.ts';
 import { RecorderKeys } from './recorder/recorder-keys.ts';
+import { RetentionRunner } from './recorder/retention.ts';
+import { retentionRoutes } from './http/routes/retention-routes.ts';
 import { loadOrCreateSecret } from './secret.ts';
 import { ServiceRegistry } from './services.ts';
 import { EmbeddedMediaServers } from './telephony/embedded-media-servers.ts';
@@ -53,6 +58,8 @@ export class Host {
   readonly embedded: EmbeddedMediaServers | null;
   #recorder: Recorder | null = null;
   #mailRequester: MailRequester | null = null;
+  #handlers: HandlerRuntime | null = null;
+  #retention: RetentionRunner | null = null;
   readonly #plugins: PluginHost;
   #url = '';
   #closing: Promise<void> | null = null;
@@ -81,6 +88,10 @@ export class Host {
 
   get recorder(): Recorder {
     return this.#recorder!;
+  }
+
+  get handlers(): HandlerRuntime {
+    return this.#handlers!;
   }
 
   static async start(config: CapstanConfig, options: HostOptions = {}): Promise<Host> {
@@ -141,6 +152,27 @@ export class Host {
       },
     );
     deliveryRoutes(this.http, { store: () => this.services.get('deliveryStore') });
+    const h = config.handlers;
+    this.#handlers = new HandlerRuntime({
+      dir: config.handlersDir,
+      events: this.events,
+      actions: telephonyActions(this.telephony, { encryptionKey: () => keys?.active ?? null }),
+      logger: componentLogger(logger, 'handlers'),
+      limits: {
+        memoryMb: h.memoryMb,
+        cpuMsPerEvent: h.cpuMsPerEvent,
+        deadlineMs: h.deadlineMs,
+        loadTimeoutMs: h.loadTimeoutMs,
+        maxHostCallsPerEvent: h.maxHostCallsPerEvent,
+        stateMaxBytes: h.stateMaxBytes,
+      },
+      stateDir: h.stateDir ?? join(config.dataDir, 'handler-state'),
+      configFor: (name) => h.config[name] ?? {},
+      watch: h.watch,
+      reloadDebounceMs: h.reloadDebounceMs,
+    });
+    await this.#handlers.start();
+    handlerRoutes(this.http, this.#handlers);
     healthRoutes(this.http, {
       registry: this.registry,
       metrics: this.metrics,
@@ -150,10 +182,20 @@ export class Host {
         recorder: { state: 'up', detail: config.recorder.database.client },
         mail: { state: 'up', detail: this.services.get('mail').mode },
         plugins: { state: 'up', detail: this.#plugins.names.join(', ') },
+        handlers: (() => {
+          const list = this.#handlers?.list() ?? [];
+          const bad = list.filter((x) => x.status !== 'running').map((x) => `${x.name}: ${x.status}`);
+          return bad.length ? { state: 'down' as const, detail: bad.join(', ') } : { state: 'up' as const, detail: `${list.length} running` };
+        })(),
       }),
     });
     mediaServerRoutes(this.http, { registry: this.registry, secret: this.secret });
-    recordingRoutes(this.http, { store: () => store, content, keys: () => keys });
+    const retention = config.recorder.retention;
+    const locations = Object.fromEntries(Object.entries(retention.locations).map(([name, dir]) => [name, new ContentStore(dir)]));
+    this.#retention = new RetentionRunner({ store, content, locations, logger: componentLogger(logger, 'retention') }, retention.policies);
+    this.#retention.schedule(retention.intervalMinutes * 60_000);
+    retentionRoutes(this.http, this.#retention);
+    recordingRoutes(this.http, { store: () => store, content, locations, keys: () => keys });
     this.#url = await this.http.listen({ port: config.http.port, host: config.http.address });
     const publicUrl = config.http.publicUrl ?? this.#url;
     logger.info({ url: this.#url, dataDir: config.dataDir }, 'host listening');
@@ -168,11 +210,13 @@ export class Host {
           rtpAddress: config.mediaServers.rtpAddress,
           dataDir: config.dataDir,
           logLevel: config.logLevel,
+          codecModules: config.mediaServers.codecModules,
         },
         this.registry,
         componentLogger(logger, 'media-servers'),
       );
       (this as { embedded: EmbeddedMediaServers | null }).embedded = embedded;
+      this.registry.expectEmbedded(embedded.ids);
       await embedded.start();
       await this.#waitForRegistrations(embedded.ids);
     }
@@ -225,6 +269,9 @@ export class Host {
     this.#closing ??= (async () => {
       this.logger.info('host shutting down');
       await this.telephony.close();
+      // After the hang-ups, so handlers still see the disconnects.
+      await this.#handlers?.close();
+      this.#retention?.close();
       await this.#mailRequester?.close();
       await this.#recorder?.close();
       await this.embedded?.close();

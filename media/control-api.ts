@@ -19,6 +19,8 @@
  *     GET | HEAD | DELETE /files/:fileName?expires=<unix s>&sig=<base64url HMAC>
  */
 import { z } from 'zod';
+import { BUILTIN_RECORDING_MIMES } from './codecs/builtin-formats.ts';
+import { CODEC_MIME_PATTERN } from './codecs/codec.ts';
 
 export const CodecName = z.enum(['PCMU', 'PCMA', 'L16', 'opus']);
 export type CodecName = z.infer<typeof CodecName>;
@@ -94,13 +96,24 @@ export type AllocateCallResponse = z.infer<typeof AllocateCallResponse>;
 
 export const SetRemoteRequest = Endpoint;
 
-export const RecordingMime = z.enum(['audio/L16', 'audio/PCMU', 'audio/PCMA']);
+/** The built-in recording formats (docs/formats.md): what configuration and handlers name. */
+export const RecordingMime = z.enum(BUILTIN_RECORDING_MIMES);
 export type RecordingMime = z.infer<typeof RecordingMime>;
+
+/**
+ * A recording format on the wire: a built-in or a MIME type a codec plugin registered on the
+ * media server. The media server checks it against its codec registry and answers
+ * CAPSTAN_ERR_UNSUPPORTED_FORMAT (400) for one it does not have.
+ */
+export const RecordingMimeType = z.string().regex(CODEC_MIME_PATTERN, 'a MIME type like audio/PCMU');
 
 export const StartRecordingRequest = z.object({
   recordingId: z.string().min(1),
-  mime: RecordingMime.default('audio/L16'),
-  /** 2: caller on the left channel, everyone else on the right; 1: mixed. */
+  mime: RecordingMimeType.default('audio/L16'),
+  /**
+   * 2: caller on the left channel, everyone else on the right; 1: mixed. A codec that is mono
+   * only (GSM, TrueSpeech) refuses 2: the host's format decision asks for 1 for them.
+   */
   channels: z.union([z.literal(1), z.literal(2)]).default(2),
   /**
    * Write the recording as SASF, encrypted to this X25519 public key (PEM) of the Recorder. The
@@ -125,7 +138,7 @@ export const RecordingResult = z.object({
   recordingId: z.string(),
   fileName: z.string(),
   uri: z.string().url(),
-  mime: RecordingMime,
+  mime: RecordingMimeType,
   channels: z.number().int(),
   sampleRate: z.number().int(),
   /** Samples per channel in the file. */

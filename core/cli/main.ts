@@ -5,6 +5,8 @@ import { DEMO_USAGE, demoCommand } from './demo-command.ts';
 import { START_USAGE, startCommand } from './start-command.ts';
 import { KEYS_USAGE, keysCommand } from './keys-command.ts';
 import { SASF_USAGE, sasfCommand } from './sasf-command.ts';
+import { HANDLERS_USAGE, handlersCommand } from './handlers-command.ts';
+import { TRANSCODE_USAGE, transcodeCommand } from './transcode-command.ts';
 
 const USAGE = `capstan ${VERSION} — call recording with a scriptable core
 
@@ -17,6 +19,8 @@ Commands:
   media-server   run one standalone media server that registers with a host
   keys           the Recorder's encryption keys: generate, list, rotate
   sasf           encrypted recordings: inspect, decrypt, encrypt
+  handlers       run handlers' own tests in their sandbox: handlers test [PATH]
+  transcode      encode a WAV into any recording format, as the media server does
   help           this text; "capstan <command> --help" for a command's options
   version        print the version`;
 
@@ -31,6 +35,8 @@ const commands: Record<string, Command> = {
   call: { usage: CALL_USAGE, run: callCommand },
   keys: { usage: KEYS_USAGE, run: keysCommand },
   sasf: { usage: SASF_USAGE, run: sasfCommand },
+  handlers: { usage: HANDLERS_USAGE, run: handlersCommand },
+  transcode: { usage: TRANSCODE_USAGE, run: transcodeCommand },
   'media-server': {
     // Loaded lazily: the media server's modules are not needed by the other commands.
     usage: '',

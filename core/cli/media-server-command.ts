@@ -4,12 +4,14 @@ import { runMediaServer } from '../../media/server/main.ts';
 
 export const MEDIA_SERVER_USAGE = `capstan media-server --host URL --location NAME [--id ID] [--rtp-ports A-B] [--rtp-address IP]
                      [--advertise-address IP] [--port N] [--address IP] [--data DIR] [--log-level LEVEL]
+                     [--codec-module MODULE]...
 
 Runs one media server that registers with the host at --host and reports its load every second.
 --rtp-ports defaults to 40000-40999, --port (control and file API) to 9100, --address and
 --rtp-address (where it listens) to 0.0.0.0, --advertise-address (what it tells the host and the
 call parties to use) to --rtp-address when that is not 0.0.0.0, else 127.0.0.1; --data to
-var/media/<id>.
+var/media/<id>. --codec-module (repeatable) imports a codec plugin module whose default export is
+a codec (or an array of codecs) and adds it to the formats this server records (docs/formats.md).
 The shared secret comes from the CAPSTAN_SECRET environment variable (the host keeps it in
 <data>/secret). Prints {"ready":true,"controlUrl":...} on stdout once listening.`;
 
@@ -25,6 +27,7 @@ export async function mediaServerCommand(args: string[]): Promise<number> {
     address: { type: 'string' },
     data: { type: 'string' },
     'log-level': { type: 'string' },
+    'codec-module': { type: 'string', multiple: true },
   });
   const secret = process.env.CAPSTAN_SECRET;
   if (!secret) {
@@ -50,6 +53,7 @@ export async function mediaServerCommand(args: string[]): Promise<number> {
     ...(values.address !== undefined ? { address: values.address } : {}),
     ...(values.data !== undefined ? { dataDir: values.data } : {}),
     ...(values['log-level'] !== undefined ? { logLevel: values['log-level'] } : {}),
+    ...(values['codec-module'] !== undefined ? { codecModules: values['codec-module'] } : {}),
   });
   process.stdout.write(`${JSON.stringify({ ready: true, id: server.id, controlUrl: server.controlUrl })}\n`);
   await new Promise<void>((resolve) => {

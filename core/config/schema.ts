@@ -3,6 +3,8 @@
  * (a test checks that every key is documented there).
  */
 import { z } from 'zod';
+import { BUILTIN_RECORDING_MIMES } from '../../media/codecs/builtin-formats.ts';
+import { COMPRESSIONS } from '../recorder/format-decision.ts';
 
 const portRange = z
   .string()
@@ -12,7 +14,8 @@ const portRange = z
     return a >= 1024 && b <= 65535 && a < b;
   }, 'ports between 1024 and 65535, first below last');
 
-const recordingMime = z.enum(['audio/L16', 'audio/PCMU', 'audio/PCMA']);
+/** The built-in recording formats (docs/formats.md). */
+const recordingMime = z.enum(BUILTIN_RECORDING_MIMES);
 
 const policy = z.object({
   /** Name shown in logs. */
@@ -33,8 +36,13 @@ const policy = z.object({
   record: z.boolean().default(true),
   /** 1 mixes all parties; 2 puts the caller on the left channel and everyone else on the right. Default 2. */
   channels: z.union([z.literal(1), z.literal(2)]).default(2),
-  /** Recording MIME type; unset means the media servers' `recordingMimeTypeDefault`. */
+  /** Recording MIME type, overriding `compression`'s choice; unset means the format decision decides. */
   mime: recordingMime.optional(),
+  /**
+   * Compression: `opus` (Ogg Opus), `gsm` (GSM 06.10 WAV), `truespeech` (TrueSpeech WAV) or
+   * `none` (the media servers' `recordingMimeTypeDefault`). Default `none`.
+   */
+  compression: z.enum(COMPRESSIONS).default('none'),
   tags: z.array(z.string()).default([]),
   /** Encrypt as SASF. Default: `recorder.encryption.enabled`. */
   encrypt: z.boolean().optional(),
@@ -111,6 +119,8 @@ export const ConfigSchema = z
         rtpAddress: z.string().default('127.0.0.1'),
         /** MIME type used when a request leaves the format open (RecordingMimeTypeDefault). Default audio/L16. */
         recordingMimeTypeDefault: recordingMime.default('audio/L16'),
+        /** Codec plugin modules the embedded media servers load (`--codec-module`). Default: none. */
+        codecModules: z.array(z.string().min(1)).default([]),
         /** A media server that has not reported load for this long is marked down, ms. Default 1500. */
         downAfterMs: z.number().int().min(200).default(1500),
       })
@@ -118,6 +128,32 @@ export const ConfigSchema = z
       .prefault({}),
     /** Media Server Selection Rules. */
     selection,
+    /** The handler runtime: sandbox limits, hot reload, each handler's configuration (docs/handlers.md). */
+    handlers: z
+      .object({
+        /** Watch `handlersDir` and hot-reload handlers on save. Default true. */
+        watch: z.boolean().default(true),
+        /** Quiet time after a file event before the handler is reloaded, ms. Default 25. */
+        reloadDebounceMs: z.number().int().min(0).default(25),
+        /** Heap limit of each handler's isolate, MB (8 at least). Default 32. */
+        memoryMb: z.number().int().min(8).default(32),
+        /** CPU one event may use in a handler, continuations included, ms. Default 50. */
+        cpuMsPerEvent: z.number().min(1).default(50),
+        /** Wall-clock time from an event to its last listener settling, ms. Default 5000. */
+        deadlineMs: z.number().int().min(10).default(5000),
+        /** Time a handler's top-level code may run when it loads, ms. Default 1000. */
+        loadTimeoutMs: z.number().int().min(10).default(1000),
+        /** Host API calls (actions, logs, state) per event. Default 100. */
+        maxHostCallsPerEvent: z.number().int().min(1).default(100),
+        /** Size of one handler's persistent state as JSON, bytes. Default 65536. */
+        stateMaxBytes: z.number().int().min(256).default(65536),
+        /** Folder of the handlers' persistent state. Default `<dataDir>/handler-state`. */
+        stateDir: z.string().optional(),
+        /** Each handler's configuration, by handler name (its file name without `.ts`). Default {}. */
+        config: z.record(z.string(), z.unknown()).default({}),
+      })
+      .strict()
+      .prefault({}),
     recorder: z
       .object({
         database: z
@@ -135,7 +171,7 @@ export const ConfigSchema = z
          * Recorder policies, first match wins. Default: one policy that records every call
          * (remove it, or set `record: false`, to record nothing by default).
          */
-        policies: z.array(policy).default([{ name: 'record-all', when: {}, record: true, channels: 2, tags: [] }]),
+        policies: z.array(policy).default([{ name: 'record-all', when: {}, record: true, channels: 2, compression: 'none', tags: [] }]),
         encryption: z
           .object({
             /** Write the Recorder's recordings as SASF, encrypted to the Recorder's key. Default false. */
@@ -146,6 +182,43 @@ export const ConfigSchema = z
             passphraseEnv: z.string().optional(),
           })
           .strict()
+          .prefault({}),
+        retention: z
+          .object({
+            /**
+             * Retention policies, first match per recording wins. Each: `name`, `olderThanDays`,
+             * optional `workgroup` / `agent` / `tag` lists, and `action`: `purge-media`, `purge-all`
+             * or `move` (with `moveTo`, a name from `locations`). Default: none (keep everything).
+             */
+            policies: z
+              .array(
+                z
+                  .object({
+                    name: z.string().min(1),
+                    olderThanDays: z.number().min(0),
+                    workgroup: z.array(z.string()).optional(),
+                    agent: z.array(z.string()).optional(),
+                    tag: z.array(z.string()).optional(),
+                    action: z.enum(['purge-media', 'purge-all', 'move']),
+                    moveTo: z.string().min(1).optional(),
+                  })
+                  .strict()
+                  .refine((p) => p.action !== 'move' || p.moveTo !== undefined, { message: 'a move needs moveTo', path: ['moveTo'] }),
+              )
+              .default([]),
+            /** How often the policies run, minutes (0: only on demand). Default 60. */
+            intervalMinutes: z.number().min(0).default(60),
+            /** Folders media can be moved to, by name, e.g. { "archive": "/mnt/archive" }. Default {}. */
+            locations: z.record(z.string().min(1), z.string().min(1)).default({}),
+          })
+          .strict()
+          .superRefine((r, ctx) => {
+            for (const [i, p] of r.policies.entries()) {
+              if (p.moveTo !== undefined && !(p.moveTo in r.locations)) {
+                ctx.addIssue({ code: 'custom', path: ['policies', i, 'moveTo'], message: `no location named "${p.moveTo}" in recorder.retention.locations` });
+              }
+            }
+          })
           .prefault({}),
         /** Attempts to fetch a finished recording before it is reported failed (kept on the media server). Default 5. */
         fetchAttempts: z.number().int().min(1).default(5),

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { join, relative, resolve, sep } from 'node:path';
+import { copyFileSync, createWriteStream, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
@@ -69,6 +69,25 @@ export class ContentStore {
     const abs = resolve(this.root, mediaPath);
     if (!abs.startsWith(this.root + sep)) throw new CapstanError('CAPSTAN_ERR_FILE_NOT_FOUND', 'Media path outside the store');
     return abs;
+  }
+
+  /** Deletes a stored file (retention); a missing file is not an error. */
+  remove(mediaPath: string): void {
+    rmSync(this.pathOf(mediaPath), { force: true });
+  }
+
+  /**
+   * Moves a stored file into another store under the same relative path (retention's `move`):
+   * copied, synced by the rename, and only then removed here, so a crash leaves it in one place
+   * or both, never none. Returns its path in the other store.
+   */
+  moveTo(mediaPath: string, other: ContentStore): string {
+    const target = other.pathOf(mediaPath);
+    mkdirSync(dirname(target), { recursive: true });
+    copyFileSync(this.pathOf(mediaPath), `${target}.part`);
+    renameSync(`${target}.part`, target);
+    this.remove(mediaPath);
+    return mediaPath;
   }
 
   exists(mediaPath: string): boolean {

@@ -10,6 +10,9 @@ import { matchPolicy } from './match-policy.ts';
 import type { RecordingStore, StoredRecording } from './recording-store.ts';
 import type { RecorderKeys } from './recorder-keys.ts';
 
+/** Requesters whose recordings the Recorder stores. */
+export const RECORDER_REQUESTERS: readonly Requester[] = ['recorder', 'recorder-rcs'];
+
 export interface RecorderOptions {
   policies: RecorderPolicy[];
   /** Encrypt recordings by default (a policy's `encrypt` overrides). */
@@ -35,6 +38,8 @@ export class Recorder {
   readonly #logger: Logger;
   readonly #options: RecorderOptions;
   readonly #inFlight = new Map<string, Promise<void>>();
+  /** Start rows being written, by recording id: a completion waits for its row. */
+  readonly #inserting = new Map<string, Promise<void>>();
   /** Completions being written, tracked so `drain()` waits for them too. */
   readonly #completing = new Set<Promise<void>>();
   readonly #unsubscribe: (() => void)[] = [];
@@ -49,8 +54,17 @@ export class Recorder {
     this.#options = options;
     this.#unsubscribe.push(
       this.#events.on('call.connected', ({ call }) => this.#applyPolicies(call)),
+      // Recordings a handler starts as `recorder` (or `recorder-rcs`, stored here until the Remote
+      // Content Service lands) are the Recorder's too: their row is written at start.
+      this.#events.on('recording.started', ({ recording }) => {
+        if (!RECORDER_REQUESTERS.includes(recording.requester)) return;
+        const insert = this.#insertStarted(recording).finally(() => this.#inserting.delete(recording.recordingId));
+        this.#inserting.set(recording.recordingId, insert);
+        this.#completing.add(insert);
+        void insert.finally(() => this.#completing.delete(insert));
+      }),
       this.#events.on('recording.completed', ({ recording, result }) => {
-        if (recording.requester !== 'recorder') return;
+        if (!RECORDER_REQUESTERS.includes(recording.requester)) return;
         const done = this.#complete(recording, result)
           .catch((e: unknown) => this.#logger.error({ err: e, recordingId: recording.recordingId }, 'recording completion failed'))
           .finally(() => this.#completing.delete(done));
@@ -73,18 +87,28 @@ export class Recorder {
       const recording = await this.#telephony.startRecording(call.callId, {
         requester: 'recorder',
         mime: policy.mime,
+        compression: policy.compression,
         channels: policy.channels,
         tags: policy.tags,
         encryption: encrypt ? this.#options.keys!.active : null,
       });
-      await this.#store.insertStarted(recording, call);
+      await this.#inserting.get(recording.recordingId);
       this.#logger.info({ callId: call.callId, recordingId: recording.recordingId, policy: policy.name }, 'recorder policy started a recording');
     } catch (e) {
       this.#logger.error({ err: e, callId: call.callId, policy: policy.name }, 'recorder policy could not start a recording');
     }
   }
 
+  async #insertStarted(recording: RecordingInfo): Promise<void> {
+    try {
+      await this.#store.insertStarted(recording, this.#telephony.get(recording.callId));
+    } catch (e) {
+      this.#logger.error({ err: e, recordingId: recording.recordingId }, 'could not record the start of a recording');
+    }
+  }
+
   async #complete(recording: RecordingInfo, result: RecordingResultInfo): Promise<void> {
+    await this.#inserting.get(recording.recordingId);
     await this.#store.markCompleted(recording.recordingId, result);
     const row = await this.#store.get(recording.recordingId);
     if (row) await this.#finish(row);

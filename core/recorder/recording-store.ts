@@ -5,7 +5,7 @@
 import type { CallInfo, RecordingInfo, RecordingResultInfo } from '../events/call-events.ts';
 
 /** The life of a recording on the requester's side, in order. */
-export type RecordingStatus = 'recording' | 'completed' | 'stored' | 'failed';
+export type RecordingStatus = 'recording' | 'completed' | 'stored' | 'failed' | 'purged';
 
 export interface StoredRecording {
   id: string;
@@ -31,8 +31,10 @@ export interface StoredRecording {
   startedAt: string;
   stoppedAt: string | null;
   storedAt: string | null;
-  /** Path of the media inside the Recorder's content store. */
+  /** Path of the media inside its location. */
   mediaPath: string | null;
+  /** Where the media is: `store` (the content store) or a retention location's name. */
+  mediaLocation: string | null;
   tags: string[];
   /** Recorder key of an encrypted (SASF) recording; null when plain. */
   keyId: string | null;
@@ -43,6 +45,18 @@ export interface StoredRecording {
 
 export interface RecordingQuery {
   callId?: string;
+  /** Started at or after (ISO 8601). */
+  from?: string;
+  /** Started before (ISO 8601). */
+  to?: string;
+  agent?: string;
+  workgroup?: string;
+  /** Has this tag. */
+  tag?: string;
+  /** Calling number (exact). */
+  ani?: string;
+  /** Called number (exact). */
+  dnis?: string;
   limit?: number;
   offset?: number;
 }
@@ -57,6 +71,12 @@ export interface RecordingStore {
   /** The media server's copy is deleted. */
   markRemoteDeleted(id: string): Promise<void>;
   markFailed(id: string, error: string): Promise<void>;
+  /** Retention moved the media to another location. */
+  markMoved(id: string, location: string, mediaPath: string): Promise<void>;
+  /** Retention deleted the media; the row stays. */
+  markPurged(id: string): Promise<void>;
+  /** Retention deleted the whole recording. */
+  remove(id: string): Promise<void>;
   get(id: string): Promise<StoredRecording | null>;
   list(query: RecordingQuery): Promise<{ items: StoredRecording[]; total: number }>;
   /** Completed but not yet stored, or stored with the media server's copy not yet deleted. */

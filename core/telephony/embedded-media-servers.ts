@@ -19,6 +19,8 @@ export interface EmbeddedMediaServersOptions {
   rtpAddress: string;
   dataDir: string;
   logLevel: string;
+  /** Codec plugin modules every child loads (`--codec-module`). Default: none. */
+  codecModules?: readonly string[];
   /** A child that dies is started again after this delay, ms (doubling up to 30 s). Default 1000. */
   restartDelayMs?: number;
 }
@@ -66,6 +68,7 @@ export class EmbeddedMediaServers {
           '--address', '127.0.0.1',
           '--data', join(options.dataDir, 'media-servers', id),
           '--log-level', options.logLevel,
+          ...(options.codecModules ?? []).flatMap((m) => ['--codec-module', m]),
         ],
         process: null,
         restartDelay: options.restartDelayMs ?? 1000,

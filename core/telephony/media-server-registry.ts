@@ -35,6 +35,8 @@ export class MediaServerRegistry {
   readonly #logger: Logger;
   readonly #sweep: NodeJS.Timeout;
   readonly #downAfterMs: number;
+  /** Ids of the host's own child media servers (they register over HTTP like any other). */
+  readonly #embeddedIds = new Set<string>();
   #closed = false;
 
   constructor(events: EventBus, logger: Logger, options: RegistryOptions) {
@@ -43,6 +45,11 @@ export class MediaServerRegistry {
     this.#downAfterMs = options.downAfterMs;
     this.#sweep = setInterval(() => this.#markSilentDown(), Math.min(250, options.downAfterMs / 2));
     this.#sweep.unref();
+  }
+
+  /** Marks these ids as the host's children, so their registrations say `embedded: true`. */
+  expectEmbedded(ids: readonly string[]): void {
+    for (const id of ids) this.#embeddedIds.add(id);
   }
 
   register(request: RegisterRequest, embedded = false): MediaServerState {
@@ -54,7 +61,7 @@ export class MediaServerRegistry {
       controlUrl: request.controlUrl.replace(/\/$/, ''),
       version: request.version,
       pid: request.pid ?? null,
-      embedded: embedded || (previous?.embedded ?? false),
+      embedded: embedded || this.#embeddedIds.has(request.id),
       state: 'up' as const,
       downReason: null,
       cpu: 0,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Endpoint, LegCodec, LegRole, RecordingMime } from '../../media/control-api.ts';
 import { CapstanError, toCapstanError } from '../errors.ts';
+import { decideFormat, type Compression } from '../recorder/format-decision.ts';
 import type { CallDirection, CallInfo, RecordingInfo, RecordingResultInfo, Requester } from '../events/call-events.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../logger.ts';
@@ -39,9 +40,15 @@ export interface ConnectedCall {
 
 export interface StartRecordingOptions {
   requester: Requester;
-  /** Default: the media servers' recordingMimeTypeDefault. */
-  mime?: RecordingMime | undefined;
-  /** Default 2. */
+  /**
+   * Explicit format, overriding the decision's default (core/recorder/format-decision.ts; the
+   * requester's rules still apply: a client recording is always PCM or G.711 WAV). Default: decided
+   * from requester, compression and the media servers' recordingMimeTypeDefault.
+   */
+  mime?: string | undefined;
+  /** Compression the Recorder asks for: `opus`, `gsm`, `truespeech` or `none`. Default `none`. */
+  compression?: Compression | undefined;
+  /** Default 2; a mono-only codec (GSM, TrueSpeech) records 1 (mixed down). */
   channels?: 1 | 2 | undefined;
   deliverTo?: string | null | undefined;
   tags?: string[] | undefined;
@@ -159,9 +166,17 @@ export class TelephonyServices {
     const entry = this.#entry(callId);
     if (entry.ended) throw new CapstanError('CAPSTAN_ERR_CONFLICT', `Call ${callId} has ended`, { details: { callId } });
     const recordingId = randomUUID();
-    const mime = options.mime ?? this.#options.recordingMimeTypeDefault;
-    const channels = options.channels ?? 2;
     try {
+      const format = decideFormat({
+        requester: options.requester,
+        compression: options.compression,
+        mime: options.mime,
+        channels: options.channels,
+        recordingMimeTypeDefault: this.#options.recordingMimeTypeDefault,
+        encrypt: Boolean(options.encryption),
+      });
+      const { mime, channels } = format;
+      if (format.downmixed) this.#logger.info({ callId, recordingId, mime }, `${mime} is mono: the recording mixes all parties into one channel`);
       const started = await this.#client(entry.mediaServerId).startRecording(callId, {
         recordingId,
         mime,

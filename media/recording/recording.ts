@@ -1,10 +1,14 @@
 /**
- * One recording in progress: the legs' timelines, the mixer and the WAV file, driven by a timer.
+ * One recording in progress: the legs' timelines, the mixer and the file in the recording's
+ * format (any registered codec: WAV or Ogg, through EncodedFileWriter), driven by a timer.
  *
  * Timeline time 0 is the moment the Recording is constructed (the start request). Every `tickMs`
  * the recording writes everything older than now − `jitterDelayMs`: packets arriving within that
  * delay still land in place; later ones are dropped as late. The file is flushed (sizes and data
- * synced) at least every `flushIntervalMs`, so a crash loses at most that much plus the delay.
+ * synced) at least every `flushIntervalMs`, so a crash loses at most that much plus the delay —
+ * for block codecs (GSM 320 samples, TrueSpeech 240, Opus 160) whole blocks only: the partial
+ * block stays in the encoder until the next write, and the last one is padded with silence at
+ * stop (the file's `fact` chunk or the Ogg end granule keeps the true length).
  *
  * `stop()` writes everything up to the stop moment at once (packets still in flight for the last
  * `jitterDelayMs` are not waited for: the stop answers immediately), so the file holds
@@ -18,9 +22,10 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { CapstanError, toCapstanError } from '../../core/errors.ts';
-import type { LegRole, RecordingMime, RecordingResult } from '../control-api.ts';
-import { encodeWavSamples, type WavEncoding } from '../wav/wav-format.ts';
-import { WavWriter } from '../wav/wav-writer.ts';
+import type { LegRole, RecordingResult } from '../control-api.ts';
+import type { Codec } from '../codecs/codec.ts';
+import { codecRegistry, type CodecRegistry } from '../codecs/codec-registry.ts';
+import { EncodedFileWriter } from './encoded-file-writer.ts';
 import type { FileSink } from './file-sink.ts';
 import { LegTimeline, type LegTimelineOptions, type TimelinePacket } from './leg-timeline.ts';
 import { RecordingMixer, type PauseMode } from './recording-mixer.ts';
@@ -28,13 +33,14 @@ import { RecordingMixer, type PauseMode } from './recording-mixer.ts';
 export const SAMPLE_RATE = 8000;
 const SAMPLES_PER_MS = SAMPLE_RATE / 1000;
 
-const ENCODING_BY_MIME: Record<RecordingMime, WavEncoding> = { 'audio/L16': 'pcm16', 'audio/PCMU': 'ulaw', 'audio/PCMA': 'alaw' };
-
 export interface RecordingOptions {
   recordingId: string;
   /** Final path of the file (written as `<path>.part` until stopped). */
   path: string;
-  mime: RecordingMime;
+  /** Format: a MIME type of `codecs`. */
+  mime: string;
+  /** Where `mime` is looked up. Default: the process's codecRegistry (the built-ins and loaded plugins). */
+  codecs?: CodecRegistry;
   /** 2: caller left, callee right; 1: mixed. */
   channels: 1 | 2;
   /** Legs the call has; a missing leg is silence. */
@@ -67,24 +73,26 @@ export type RecordingState = 'recording' | 'stopping' | 'stopped' | 'failed';
 export class Recording {
   readonly recordingId: string;
   readonly fileName: string;
-  readonly mime: RecordingMime;
+  readonly mime: string;
+  readonly codec: Codec;
   readonly channels: 1 | 2;
   readonly startedAt: Date;
   private readonly options: RecordingOptions;
   private readonly clock: () => number;
   private readonly t0: number;
   private readonly jitterSamples: number;
-  private readonly encoding: WavEncoding;
   private readonly timelines = new Map<LegRole, LegTimeline>();
   private readonly mixer: RecordingMixer;
-  private writer: WavWriter | undefined;
+  private writer: EncodedFileWriter | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastFlush: number;
   private failure: CapstanError | undefined;
   private stopping: Promise<RecordingResult> | undefined;
   private _state: RecordingState = 'recording';
 
+  /** @throws CapstanError CAPSTAN_ERR_UNSUPPORTED_FORMAT for a MIME type or channel count no codec writes. */
   constructor(options: RecordingOptions) {
+    this.codec = (options.codecs ?? codecRegistry).require(options.mime, options.channels);
     this.options = options;
     this.clock = options.clock ?? (() => performance.now());
     this.t0 = this.clock();
@@ -92,9 +100,8 @@ export class Recording {
     this.lastFlush = this.t0;
     this.recordingId = options.recordingId;
     this.fileName = basename(options.path);
-    this.mime = options.mime;
+    this.mime = this.codec.mime;
     this.channels = options.channels;
-    this.encoding = ENCODING_BY_MIME[options.mime];
     this.jitterSamples = Math.round((options.jitterDelayMs ?? 200) * SAMPLES_PER_MS);
     for (const leg of options.legs) this.timelines.set(leg, new LegTimeline(options.timeline));
     this.mixer = new RecordingMixer({ caller: this.timelines.get('caller'), callee: this.timelines.get('callee') }, options.channels);
@@ -106,12 +113,12 @@ export class Recording {
 
   /** Creates the `.part` file and starts the write timer. Packets pushed before are kept. */
   async open(): Promise<void> {
-    const writer = await WavWriter.create(this.options.path, {
-      encoding: this.encoding,
+    const writer = await EncodedFileWriter.create(this.options.path, {
+      codec: this.codec,
       channels: this.channels,
-      sampleRate: SAMPLE_RATE,
       metadata: { recordingId: this.recordingId, mime: this.mime, startedAt: this.startedAt.toISOString(), ...this.options.metadata },
-    }, this.options.openSink);
+      openSink: this.options.openSink,
+    });
     if (this.stopping) {
       // Stopped while the file was being created: that stop already failed; keep nothing running.
       await writer.abandon();
@@ -169,7 +176,7 @@ export class Recording {
       if (this.failure) throw this.failure;
       if (!this.writer) throw new CapstanError('CAPSTAN_ERR_RECORDING_FAILED', `recording ${this.recordingId} was stopped before its file was created`);
       const frames = this.mixer.mix(end);
-      await this.writer.write(encodeWavSamples(this.encoding, frames));
+      await this.writer.write(frames);
       const { path } = await this.writer.finalize();
       const [sha256, info] = await Promise.all([sha256File(path), stat(path)]);
       this._state = 'stopped';
@@ -212,7 +219,7 @@ export class Recording {
     const until = this.sampleAt(now) - this.jitterSamples;
     if (until > this.mixer.position) {
       const frames = this.mixer.mix(until);
-      this.writer.write(encodeWavSamples(this.encoding, frames)).catch((e: unknown) => this.fail(e));
+      this.writer.write(frames).catch((e: unknown) => this.fail(e));
     }
     if (now - this.lastFlush >= (this.options.flushIntervalMs ?? 1000)) {
       this.lastFlush = now;

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { CapstanError } from '../../core/errors.ts';
 import type { PortRange } from '../rtp/rtp-port-pool.ts';
+import type { CodecRegistry } from '../codecs/codec-registry.ts';
 
 export interface MediaServerOptions {
   /** Location name reported at registration; selection rules pick media servers by it. Required. */
@@ -45,6 +46,14 @@ export interface MediaServerOptions {
   uriTtlSeconds?: number | undefined;
   /** Below this much free disk the server stops accepting sessions. Default 100 MiB. */
   minFreeDiskBytes?: number | undefined;
+  /**
+   * Codec plugin modules imported at start, each default-exporting a Codec (or an array of
+   * them) that is added to `codecs` (docs/formats.md). Relative paths are from the working
+   * folder. Default: none (the built-in codecs only).
+   */
+  codecModules?: readonly string[] | undefined;
+  /** The codec registry recordings are written with. Default: the process's `codecRegistry`. */
+  codecs?: CodecRegistry | undefined;
   /** Logger to use. Default: a pino logger on stderr at `logLevel`. */
   logger?: Logger | undefined;
   /** Level of the default logger. Default 'info'. */
@@ -69,6 +78,7 @@ export interface ResolvedMediaServerOptions {
   uriTtlSeconds: number;
   minFreeDiskBytes: number;
   logLevel: string;
+  codecModules: readonly string[];
 }
 
 export const DEFAULT_RTP_PORTS: readonly [number, number] = [40000, 40999];
@@ -134,5 +144,6 @@ export function resolveMediaServerOptions(options: MediaServerOptions, env: Node
     uriTtlSeconds: positive(options.uriTtlSeconds, 86400, 'uriTtlSeconds'),
     minFreeDiskBytes: positive(options.minFreeDiskBytes, 100 * 1024 * 1024, 'minFreeDiskBytes'),
     logLevel: options.logLevel ?? 'info',
+    codecModules: options.codecModules ?? [],
   };
 }

@@ -1,6 +1,7 @@
 /**
- * A media server: anchors calls' RTP (relay), records them to WAV files, serves the files on
- * signed URIs, and keeps itself registered with its host.
+ * A media server: anchors calls' RTP (relay), records them in any registered format (WAV or Ogg
+ * Opus, optionally wrapped in SASF), serves the files on signed URIs, and keeps itself
+ * registered with its host.
  *
  * It is the parent of everything it runs: calls (and their sockets), recordings, the HTTP server
  * and the registration loop. `close()` is idempotent and cascades: recordings are stopped and
@@ -35,6 +36,9 @@ import { PacketCounters } from '../rtp/leg-socket.ts';
 import { RtpPortPool } from '../rtp/rtp-port-pool.ts';
 import { PART_SUFFIX } from '../wav/wav-writer.ts';
 import { repairWav } from '../wav/wav-repair.ts';
+import { repairOgg } from '../codecs/ogg/ogg-repair.ts';
+import { codecRegistry, loadCodecModules, type CodecRegistry } from '../codecs/codec-registry.ts';
+import type { CodecFileExtension } from '../codecs/codec.ts';
 import { registerControlRoutes, type MediaControl } from './control-routes.ts';
 import { DataDirLock } from './data-dir-lock.ts';
 import { registerFileRoutes } from './file-routes.ts';
@@ -59,17 +63,19 @@ interface ActiveRecording {
  * An encrypted (SASF) recording gets a name that is all random: it says nothing of the recording
  * (its id is inside the authenticated header).
  */
-function recordingFileName(recordingId: string, encrypted: boolean): string {
+function recordingFileName(recordingId: string, encrypted: boolean, extension: CodecFileExtension): string {
   if (encrypted) return `${randomBytes(16).toString('hex')}.sasf`;
   let safe = recordingId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 100);
   if (!/^[A-Za-z0-9]/.test(safe)) safe = `r${safe}`.slice(0, 100);
-  return `${safe}.${randomBytes(6).toString('hex')}.wav`;
+  return `${safe}.${randomBytes(6).toString('hex')}${extension}`;
 }
 
 export class MediaServer implements MediaControl {
   readonly options: ResolvedMediaServerOptions;
   readonly logger: Logger;
   readonly counters = new PacketCounters();
+  /** The formats this server writes: the built-ins plus `codecModules`. */
+  readonly codecs: CodecRegistry;
   private readonly pool: RtpPortPool;
   private readonly calls = new Map<string, MediaCall>();
   private readonly allocating = new Set<string>();
@@ -86,6 +92,7 @@ export class MediaServer implements MediaControl {
   /** @throws CapstanError CAPSTAN_ERR_CONFIG_INVALID for bad options (see resolveMediaServerOptions). */
   constructor(options: MediaServerOptions) {
     this.options = resolveMediaServerOptions(options);
+    this.codecs = options.codecs ?? codecRegistry;
     this.logger = (options.logger ?? pino({ level: this.options.logLevel }, pino.destination(2))).child({ mediaServer: this.options.id });
     this.pool = new RtpPortPool({ range: this.options.rtpPorts, address: this.options.rtpAddress });
   }
@@ -105,6 +112,9 @@ export class MediaServer implements MediaControl {
     if (this.app) return;
     const { recordingsDir, dataDir } = this.options;
     await mkdir(recordingsDir, { recursive: true });
+    for (const codec of await loadCodecModules(this.codecs, this.options.codecModules)) {
+      this.logger.info({ mime: codec.mime, name: codec.name }, 'codec plugin loaded');
+    }
     this.lock = await DataDirLock.acquire(dataDir);
     try {
       await this.recover();
@@ -210,12 +220,15 @@ export class MediaServer implements MediaControl {
       throw new CapstanError('CAPSTAN_ERR_CONFLICT', `recording ${recordingId} already exists`, { details: { recordingId } });
     }
     call.assertRecordable();
-    const fileName = recordingFileName(recordingId, request.encryption !== undefined);
+    // Refused here (400) before anything is created: an unknown format or a channel count the codec cannot write.
+    const codec = this.codecs.require(request.mime, request.channels);
+    const fileName = recordingFileName(recordingId, request.encryption !== undefined, codec.fileExtension);
     const publicKey = request.encryption ? parsePublicKey(request.encryption.publicKeyPem) : undefined;
     const recording = new Recording({
       recordingId,
       path: join(this.options.recordingsDir, fileName),
-      mime: request.mime,
+      mime: codec.mime,
+      codecs: this.codecs,
       channels: request.channels,
       legs: call.legRoles,
       signUri: (name) => this.signUri(name),
@@ -228,7 +241,7 @@ export class MediaServer implements MediaControl {
             openSink: (path: string) =>
               SasfFileSink.create(path, {
                 publicKey,
-                metadata: { recordingId, mimeType: request.mime, sampleRate: 8000, channels: request.channels },
+                metadata: { recordingId, mimeType: codec.mime, sampleRate: 8000, channels: request.channels },
               }),
           }
         : {}),
@@ -321,10 +334,17 @@ export class MediaServer implements MediaControl {
         continue;
       }
       try {
-        const result = await repairWav(partPath);
-        const recordingId = typeof result.metadata?.recordingId === 'string' ? result.metadata.recordingId : fileName.split('.')[0]!;
+        let recordingId = fileName.split('.')[0]!;
+        if (fileName.endsWith('.opus')) {
+          // Ogg: whole pages kept, the last marked end-of-stream. The id is the file name's first part.
+          const result = await repairOgg(partPath);
+          this.logger.warn({ fileName, recordingId, pages: result.pages, droppedBytes: result.droppedBytes }, 'recovered an unfinished recording');
+        } else {
+          const result = await repairWav(partPath);
+          if (typeof result.metadata?.recordingId === 'string') recordingId = result.metadata.recordingId;
+          this.logger.warn({ fileName, recordingId, frames: result.frames }, 'recovered an unfinished recording');
+        }
         this.recovered.set(fileName, { recordingId, fileName });
-        this.logger.warn({ fileName, recordingId, frames: result.frames }, 'recovered an unfinished recording');
       } catch (err) {
         // Kept for inspection under another name, so it is not retried at every start.
         await rename(partPath, `${partPath}.unrecoverable`).catch(() => {});

@@ -14,12 +14,15 @@ export interface WavInfo {
   sampleRate: number;
   bitsPerSample: number;
   blockAlign: number;
+  /** Samples per channel in one block: 320 for GSM (0x0031), 240 for TrueSpeech (0x0022), else 1. */
+  samplesPerBlock: number;
   /** Byte offset of the first sample. */
   dataOffset: number;
   /** Size the `data` chunk declares. */
   declaredDataBytes: number;
   /** Bytes of samples actually usable: the declared size clipped to the buffer, whole blocks. */
   dataBytes: number;
+  /** Samples per channel in the whole blocks present (blocks × samplesPerBlock). */
   frames: number;
   /** The `fact` frame count when present. */
   factFrames: number | undefined;
@@ -46,7 +49,7 @@ export function parseWav(buf: Uint8Array): WavInfo {
     throw bad('not a RIFF/WAVE file', 'not-wav');
   }
   let offset = 12;
-  let fmt: { formatTag: number; channels: number; sampleRate: number; blockAlign: number; bitsPerSample: number } | undefined;
+  let fmt: { formatTag: number; channels: number; sampleRate: number; blockAlign: number; bitsPerSample: number; samplesPerBlock: number } | undefined;
   let factFrames: number | undefined;
   let factOffset: number | undefined;
   let metadata: Record<string, unknown> | undefined;
@@ -65,7 +68,7 @@ export function parseWav(buf: Uint8Array): WavInfo {
         dataOffset: body,
         declaredDataBytes: size,
         dataBytes,
-        frames: dataBytes / fmt.blockAlign,
+        frames: (dataBytes / fmt.blockAlign) * fmt.samplesPerBlock,
         factFrames,
         factOffset,
         metadata,
@@ -81,7 +84,12 @@ export function parseWav(buf: Uint8Array): WavInfo {
         sampleRate: b.readUInt32LE(body + 4),
         blockAlign: b.readUInt16LE(body + 12),
         bitsPerSample: b.readUInt16LE(body + 14),
+        samplesPerBlock: 1,
       };
+      // wSamplesPerBlock of the block codecs Capstan writes (their cbSize bytes, WAVEFORMATEX + n).
+      const tag = fmt.formatTag;
+      if (tag === 0x0031 && size >= 20) fmt.samplesPerBlock = b.readUInt16LE(body + 18) || 320;
+      else if (tag === 0x0022 && size >= 22) fmt.samplesPerBlock = b.readUInt16LE(body + 20) || 240;
       if (fmt.channels === 0 || fmt.blockAlign === 0) throw bad('fmt chunk with 0 channels or block align', 'bad-fmt');
     } else if (id === 'fact' && size >= 4) {
       factFrames = b.readUInt32LE(body);

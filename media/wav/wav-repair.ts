@@ -1,7 +1,10 @@
 /**
  * Recovery of a `.part` WAV left by a crash: the header sizes may lag the samples actually on
- * disk and the last block may be cut. Repair keeps every whole block present, rewrites the sizes,
- * syncs, and renames the file to its final name (the `.part` suffix removed).
+ * disk and the last block may be cut. Repair keeps every whole block present (block align: a
+ * frame for PCM and G.711, 65 bytes for GSM, 32 for TrueSpeech), rewrites the RIFF and data
+ * sizes and the `fact` sample count (whole blocks × samples per block: a recording in progress
+ * only ever wrote unpadded blocks, so that is the true count), syncs, and renames the file to its
+ * final name (the `.part` suffix removed).
  */
 import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -47,11 +50,12 @@ export async function repairWav(partPath: string): Promise<RepairResult> {
     };
     await fh.write(u32(info.dataOffset - 8 + dataBytes + pad), 0, 4, 4);
     await fh.write(u32(dataBytes), 0, 4, info.dataOffset - 4);
-    if (info.factOffset !== undefined) await fh.write(u32(dataBytes / info.blockAlign), 0, 4, info.factOffset);
+    const frames = (dataBytes / info.blockAlign) * info.samplesPerBlock;
+    if (info.factOffset !== undefined) await fh.write(u32(frames), 0, 4, info.factOffset);
     await fh.datasync();
     result = {
       path: finalPath,
-      frames: dataBytes / info.blockAlign,
+      frames,
       dataBytes,
       droppedBytes: present - dataBytes,
       metadata: info.metadata,

@@ -31,6 +31,8 @@ export class WavWriter {
   private queue: Promise<unknown> = Promise.resolve();
   private failure: unknown;
   private written = 0;
+  /** Samples per channel written (for `fact`): differs from whole blocks only after a padded last block. */
+  private samplesWritten = 0;
   private finalized = false;
   private finalizing: Promise<{ path: string; dataBytes: number }> | undefined;
 
@@ -65,11 +67,15 @@ export class WavWriter {
 
   /** Frames (samples per channel) written so far. */
   get frames(): number {
-    return this.written / this.layout.blockAlign;
+    return this.samplesWritten;
   }
 
-  /** Appends encoded samples; the length must be whole blocks (channels × bytes per sample). */
-  write(bytes: Uint8Array): Promise<void> {
+  /**
+   * Appends encoded samples; the length must be whole blocks (`blockAlign`). `samples` (per
+   * channel) is what the blocks hold for the `fact` chunk: by default all of them; less for a
+   * last block padded with silence.
+   */
+  write(bytes: Uint8Array, samples = (bytes.length / this.layout.blockAlign) * this.layout.samplesPerBlock): Promise<void> {
     if (bytes.length % this.layout.blockAlign !== 0) {
       return Promise.reject(new RangeError(`write of ${bytes.length} bytes is not whole ${this.layout.blockAlign}-byte blocks`));
     }
@@ -79,6 +85,7 @@ export class WavWriter {
     }
     const position = this.layout.dataOffset + this.written;
     this.written += bytes.length;
+    this.samplesWritten += samples;
     if (bytes.length === 0) return this.enqueue(async () => {});
     // Copy: the caller may reuse its buffer before the queued write runs.
     const copy = Buffer.from(bytes);
@@ -89,7 +96,10 @@ export class WavWriter {
 
   /** Rewrites the header sizes for everything written so far and syncs data and header. */
   flush(): Promise<void> {
-    return this.enqueue(async (fh) => this.syncHeader(fh, this.written));
+    // Sizes as of this call: writes queued after it are not on disk when it runs.
+    const total = this.written;
+    const samples = this.samplesWritten;
+    return this.enqueue(async (fh) => this.syncHeader(fh, total, samples));
   }
 
   /**
@@ -100,9 +110,10 @@ export class WavWriter {
     if (this.finalizing) return this.finalizing;
     this.finalized = true;
     const total = this.written;
+    const samples = this.samplesWritten;
     this.finalizing = this.enqueue(async (fh) => {
       if (total % 2 === 1) await fh.write(this.layout.dataOffset + total, Buffer.alloc(1));
-      await this.syncHeader(fh, total);
+      await this.syncHeader(fh, total, samples);
       await fh.close();
       this.fh = undefined;
       await rename(this.partPath, this.finalPath);
@@ -122,8 +133,8 @@ export class WavWriter {
     this.fh = undefined;
   }
 
-  private async syncHeader(fh: FileSink, dataBytes: number): Promise<void> {
-    writeWavSizes(this.layout, dataBytes);
+  private async syncHeader(fh: FileSink, dataBytes: number, samples: number): Promise<void> {
+    writeWavSizes(this.layout, dataBytes, samples);
     await fh.write(0, this.layout.header.subarray(0, this.layout.dataOffset));
     await fh.sync();
   }

@@ -34,6 +34,7 @@ interface Row {
   stopped_at: string | null;
   stored_at: string | null;
   media_path: string | null;
+  media_location: string | null;
   tags: string;
   key_id: string | null;
   pauses: string;
@@ -69,6 +70,7 @@ function fromRow(r: Row): StoredRecording {
     stoppedAt: r.stopped_at,
     storedAt: r.stored_at,
     mediaPath: r.media_path,
+    mediaLocation: r.media_location,
     tags: JSON.parse(r.tags) as string[],
     keyId: r.key_id,
     pauses: JSON.parse(r.pauses) as StoredRecording['pauses'],
@@ -167,6 +169,7 @@ export class KnexRecordingStore implements RecordingStore {
     await this.#db('recordings').where({ id }).whereIn('status', ['completed', 'stored']).update({
       status: 'stored',
       media_path: mediaPath,
+      media_location: 'store',
       stored_at: storedAt,
     });
   }
@@ -179,6 +182,18 @@ export class KnexRecordingStore implements RecordingStore {
     await this.#db('recordings').where({ id }).whereNot({ status: 'stored' }).update({ status: 'failed', error });
   }
 
+  async markMoved(id: string, location: string, mediaPath: string): Promise<void> {
+    await this.#db('recordings').where({ id, status: 'stored' }).update({ media_location: location, media_path: mediaPath });
+  }
+
+  async markPurged(id: string): Promise<void> {
+    await this.#db('recordings').where({ id }).update({ status: 'purged', media_path: null, media_location: null });
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.#db('recordings').where({ id }).delete();
+  }
+
   async get(id: string): Promise<StoredRecording | null> {
     const row = (await this.#db('recordings').where({ id }).first()) as Row | undefined;
     return row ? fromRow(row) : null;
@@ -187,6 +202,17 @@ export class KnexRecordingStore implements RecordingStore {
   async list(query: RecordingQuery): Promise<{ items: StoredRecording[]; total: number }> {
     const base = this.#db('recordings');
     if (query.callId !== undefined) base.where({ call_id: query.callId });
+    if (query.from !== undefined) base.where('started_at', '>=', query.from);
+    if (query.to !== undefined) base.where('started_at', '<', query.to);
+    if (query.agent !== undefined) base.where({ agent: query.agent });
+    if (query.workgroup !== undefined) base.where({ workgroup: query.workgroup });
+    if (query.ani !== undefined) base.where({ ani: query.ani });
+    if (query.dnis !== undefined) base.where({ dnis: query.dnis });
+    // Tags are a JSON array of strings: match the quoted element (quotes in tags are escaped by JSON).
+    if (query.tag !== undefined) {
+      const pattern = `%${JSON.stringify(query.tag).replace(/[%_\\]/g, (c) => `\\${c}`)}%`;
+      base.whereRaw("tags like ? escape '\\'", [pattern]);
+    }
     const [countRow] = (await base.clone().count<{ n: number | string }[]>({ n: '*' })) as { n: number | string }[];
     const rows = (await base
       .clone()

@@ -28,6 +28,7 @@ const migrations: Record<string, Knex.Migration> = {
         t.string('stopped_at', 32).nullable();
         t.string('stored_at', 32).nullable();
         t.text('media_path').nullable();
+        t.string('media_location', 64).nullable();
         t.text('tags').notNullable().defaultTo('[]');
         t.string('key_id', 32).nullable();
         t.text('pauses').notNullable().defaultTo('[]');

@@ -29,9 +29,9 @@ describe('the walking skeleton: a simulated call recorded end to end', () => {
   });
 
   it('starts two media servers as child processes that register and report load', async () => {
-    const health = (await (await fetch(`${host.url}/api/v1/health`)).json()) as { status: string; mediaServers: { id: string; state: string }[] };
+    const health = (await (await fetch(`${host.url}/api/v1/health`)).json()) as { status: string; mediaServers: { id: string; state: string; embedded: boolean }[] };
     expect(health.status).toBe('ok');
-    expect(health.mediaServers.map((s) => `${s.id}:${s.state}`).sort()).toEqual(['ms-1:up', 'ms-2:up']);
+    expect(health.mediaServers.map((s) => `${s.id}:${s.state}:${s.embedded ? 'embedded' : 'standalone'}`).sort()).toEqual(['ms-1:up:embedded', 'ms-2:up:embedded']);
     expect(host.embedded?.pidOf('ms-1')).toBeGreaterThan(0);
   });
 
@@ -92,6 +92,17 @@ describe('the walking skeleton: a simulated call recorded end to end', () => {
     const head = Buffer.from(await r.arrayBuffer());
     expect(head.subarray(0, 4).toString()).toBe('RIFF');
     expect(head.subarray(8, 12).toString()).toBe('WAVE');
+  });
+
+  it('finds the recording by agent, workgroup, numbers and time, and refuses a malformed time', async () => {
+    const count = async (q: string) => ((await (await fetch(`${host.url}/api/v1/recordings?${q}`)).json()) as { total: number }).total;
+    expect(await count('agent=alice&workgroup=sales&ani=5551000&dnis=1000')).toBe(1);
+    expect(await count('agent=bob')).toBe(0);
+    expect(await count(`from=${encodeURIComponent(new Date(Date.now() - 3600_000).toISOString())}`)).toBe(1);
+    expect(await count(`to=${encodeURIComponent(new Date(Date.now() - 3600_000).toISOString())}`)).toBe(0);
+    const bad = await fetch(`${host.url}/api/v1/recordings?from=yesterday`);
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { code: string }).code).toBe('CAPSTAN_ERR_BAD_REQUEST');
   });
 
   it('counts calls and stored recordings in the Prometheus metrics', async () => {

@@ -10,16 +10,42 @@ import { schemaOf } from '../zod-schema.ts';
 
 const ListQuery = z.object({
   callId: z.string().optional(),
+  /** Started at or after this time (ISO 8601). */
+  from: z.iso.datetime({ offset: true }).optional(),
+  /** Started before this time (ISO 8601). */
+  to: z.iso.datetime({ offset: true }).optional(),
+  agent: z.string().optional(),
+  workgroup: z.string().optional(),
+  tag: z.string().optional(),
+  ani: z.string().optional(),
+  dnis: z.string().optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   offset: z.coerce.number().int().min(0).default(0),
 });
 const IdParams = z.object({ id: z.string().min(1).max(64) });
 
-export function recordingRoutes(app: FastifyInstance, deps: { store: () => RecordingStore; content: ContentStore; keys: () => RecorderKeys | null }): void {
-  app.get('/api/v1/recordings', { schema: { tags: ['recordings'], summary: 'Recordings, newest first, paged', querystring: schemaOf(ListQuery) } }, async (request) => {
+export interface RecordingRoutesDeps {
+  store: () => RecordingStore;
+  /** The content store, and the retention locations media may have moved to, by name. */
+  content: ContentStore;
+  locations: Record<string, ContentStore>;
+  keys: () => RecorderKeys | null;
+}
+
+export function recordingRoutes(app: FastifyInstance, deps: RecordingRoutesDeps): void {
+  app.get('/api/v1/recordings', { schema: { tags: ['recordings'], summary: 'Search recordings (call, time, agent, workgroup, tag, ANI, DNIS), newest first, paged', querystring: schemaOf(ListQuery) } }, async (request) => {
     const q = request.query as z.infer<typeof ListQuery>;
-    const { items, total } = await deps.store().list({ ...(q.callId ? { callId: q.callId } : {}), limit: q.limit, offset: q.offset });
-    return { items, total, limit: q.limit, offset: q.offset };
+    const { limit, offset, from, to, ...filters } = q;
+    // Stored times are UTC ISO strings: normalize the bounds so they compare as text.
+    const utc = (t: string) => new Date(t).toISOString();
+    const { items, total } = await deps.store().list({
+      ...Object.fromEntries(Object.entries(filters).filter(([, v]) => v !== undefined)),
+      ...(from !== undefined ? { from: utc(from) } : {}),
+      ...(to !== undefined ? { to: utc(to) } : {}),
+      limit,
+      offset,
+    });
+    return { items, total, limit, offset };
   });
 
   app.get('/api/v1/recordings/:id', { schema: { tags: ['recordings'], summary: 'One recording', params: schemaOf(IdParams) } }, async (request) => {
@@ -36,10 +62,11 @@ export function recordingRoutes(app: FastifyInstance, deps: { store: () => Recor
       const { id } = request.params as z.infer<typeof IdParams>;
       const row = await deps.store().get(id);
       if (!row) throw new CapstanError('CAPSTAN_ERR_RECORDING_NOT_FOUND', `No recording with id ${id}`, { details: { id } });
-      if (row.status !== 'stored' || row.mediaPath === null || !deps.content.exists(row.mediaPath)) {
+      const where = row.mediaLocation === null || row.mediaLocation === 'store' ? deps.content : deps.locations[row.mediaLocation];
+      if (row.status !== 'stored' || row.mediaPath === null || !where || !where.exists(row.mediaPath)) {
         throw new CapstanError('CAPSTAN_ERR_CONFLICT', `Recording ${id} has no stored audio (status ${row.status})`, { details: { id, status: row.status } });
       }
-      const path = deps.content.pathOf(row.mediaPath);
+      const path = where.pathOf(row.mediaPath);
       // SASF is decrypted on the fly (whole file, verified before any byte is sent): players get
       // the inner WAV or Ogg file. Documented limit: the decrypted file is held in memory.
       let body: Buffer | null = null;

@@ -22,9 +22,14 @@
  * tests check it by aligning ffmpeg's decode with the input.
  */
 
-import { OpusEncoder } from '@discordjs/opus';
+// @discordjs/opus is CommonJS: Node's ESM loader (bin/capstan.js, the media server) gives only its
+// default export, so the class is taken from that (a named import works under vitest alone).
+import discordOpus from '@discordjs/opus';
 import { CapstanError } from '../../../core/errors.ts';
 import { OggPageWriter } from '../ogg/ogg-page-writer.ts';
+
+const { OpusEncoder } = discordOpus;
+type OpusEncoder = InstanceType<typeof OpusEncoder>;
 
 /** Input sample rate: Capstan records 8 kHz audio. */
 export const OPUS_INPUT_RATE = 8000;
@@ -160,6 +165,19 @@ export class OggOpusWriter {
       }
     }
     this.samplesIn += pcm.length / this.channels;
+    return pages;
+  }
+
+  /**
+   * Emits the page in progress, so that a reader (or crash repair) sees every packet encoded so
+   * far; the partial 20 ms frame stays buffered (nothing is padded). The media server calls it
+   * at every periodic flush. Returns the header pages too if nothing was returned yet.
+   */
+  flush(): Buffer[] {
+    if (this.ended) return [];
+    const pages = this.takeHeaders();
+    pages.push(...this.ogg.flush());
+    this.packetsOnPage = 0;
     return pages;
   }
 

@@ -90,4 +90,21 @@ describe.each(backends)('KnexRecordingStore on %s', (_name, options) => {
     await store.markFailed(r.recordingId, 'late failure');
     expect((await store.get(r.recordingId))?.status).toBe('stored');
   });
+
+  it('searches by time, agent, workgroup, tag, ANI and DNIS', async () => {
+    const c = { ...call(), agent: `agent-${Date.now()}`, workgroup: 'wg-search', from: '5559999', to: '800123' };
+    const early = { ...recording(c), tags: ['vip', 'odd%_tag'], startedAt: '2026-01-01T10:00:00.000Z' };
+    const late = { ...recording(c), tags: ['other'], startedAt: '2026-01-02T10:00:00.000Z' };
+    await store.insertStarted(early, c);
+    await store.insertStarted(late, c);
+    const ids = async (q: Parameters<KnexRecordingStore['list']>[0]) => (await store.list(q)).items.map((r) => r.id);
+    expect(await ids({ agent: c.agent })).toEqual([late.recordingId, early.recordingId]);
+    expect(await ids({ agent: c.agent, tag: 'vip' })).toEqual([early.recordingId]);
+    expect(await ids({ agent: c.agent, tag: 'odd%_tag' })).toEqual([early.recordingId]);
+    expect(await ids({ agent: c.agent, tag: 'odd' })).toEqual([]);
+    expect(await ids({ agent: c.agent, from: '2026-01-02T00:00:00.000Z' })).toEqual([late.recordingId]);
+    expect(await ids({ agent: c.agent, to: '2026-01-02T00:00:00.000Z' })).toEqual([early.recordingId]);
+    expect(await ids({ agent: c.agent, ani: '5559999', dnis: '800123', workgroup: 'wg-search' })).toHaveLength(2);
+    expect(await ids({ agent: c.agent, dnis: '800124' })).toEqual([]);
+  });
 });

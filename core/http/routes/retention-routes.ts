@@ -1,0 +1,7 @@
+import type { FastifyInstance } from 'fastify';
+import type { RetentionRunner } from '../../recorder/retention.ts';
+
+/** Retention on demand (it also runs on its schedule, `recorder.retention.intervalMinutes`). */
+export function retentionRoutes(app: FastifyInstance, runner: RetentionRunner): void {
+  app.post('/api/v1/retention/run', { schema: { tags: ['recordings'], summary: 'Apply the retention policies now; answers what was done' } }, async () => runner.run());
+}

@@ -1,0 +1,35 @@
+/**
+ * `audio/L16`: 16-bit linear PCM in WAV (format tag 0x0001, 16-byte fmt chunk, no `fact`).
+ * WAV stores it little-endian (unlike L16 on RTP, which is network order).
+ */
+import type { WavCodec, WavFormat } from '../codec.ts';
+import { WaveformEncoder } from './waveform-encoder.ts';
+
+/** Interleaved samples as little-endian 16-bit bytes. */
+export function pcm16le(pcm: Int16Array): Uint8Array {
+  const out = new Uint8Array(pcm.length * 2);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < pcm.length; i++) view.setInt16(2 * i, pcm[i]!, true);
+  return out;
+}
+
+export const pcmCodec: WavCodec = {
+  mime: 'audio/L16',
+  name: 'PCM 16-bit',
+  container: 'wav',
+  fileExtension: '.wav',
+  frameSamples: 1,
+  supportsChannels: [1, 2],
+  sampleRate: 8000,
+  wavFormat: (channels): WavFormat => ({
+    formatTag: 0x0001,
+    channels,
+    sampleRate: 8000,
+    avgBytesPerSec: 8000 * 2 * channels,
+    blockAlign: 2 * channels,
+    bitsPerSample: 16,
+    extra: undefined,
+    samplesPerBlock: 1,
+  }),
+  createEncoder: (channels) => new WaveformEncoder('L16', channels, pcm16le),
+};
