@@ -7,6 +7,7 @@ import { cpus, totalmem } from 'node:os';
 import { benchSasf, benchSasfRecording } from './sasf.ts';
 import { benchCodecs } from './codecs.ts';
 import { benchHandlers } from './handlers.ts';
+import { benchInsertion } from './insertion.ts';
 import { benchTrueSpeech } from './truespeech.ts';
 
 type Bench = { name: string; run: () => Promise<Record<string, unknown>> };
@@ -26,6 +27,7 @@ const benches: Bench[] = [
     }),
   },
   { name: 'handlers', run: async () => ({ ...(await benchHandlers()) }) },
+  { name: 'insertion', run: async () => ({ ...(await benchInsertion()) }) },
   { name: 'truespeech', run: async () => ({ ...(await benchTrueSpeech()) }) },
 ];
 

@@ -76,6 +76,7 @@ export class Host {
       secret: this.secret,
       location: config.location,
       selection: config.selection,
+      audioPaths: config.audioPaths,
       recordingMimeTypeDefault: config.mediaServers.recordingMimeTypeDefault,
     });
     this.embedded = null;

@@ -128,6 +128,20 @@ export const ConfigSchema = z
       .prefault({}),
     /** Media Server Selection Rules. */
     selection,
+    /** How calls' audio reaches media servers (docs/telephony.md). */
+    audioPaths: z
+      .object({
+        /**
+         * `dynamic`: the legs talk directly and a media server is put into the path when a recording
+         * starts (and taken out when none is left); `always-in`: a media server relays the call from
+         * its first packet. Default `dynamic`.
+         */
+        default: z.enum(['dynamic', 'always-in']).default('dynamic'),
+        /** Audio path by requesting device location, e.g. { "branch-1": "always-in" }. Default {}. */
+        byLocation: z.record(z.string().min(1), z.enum(['dynamic', 'always-in'])).default({}),
+      })
+      .strict()
+      .prefault({}),
     /** The handler runtime: sandbox limits, hot reload, each handler's configuration (docs/handlers.md). */
     handlers: z
       .object({

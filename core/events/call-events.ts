@@ -83,6 +83,16 @@ export interface RecordingEvents {
   'recording.delivered': { recording: RecordingInfo; to: string };
 }
 
+/** Events for call sources (SIP, simulator), not for handlers. */
+export interface CallSourceEvents {
+  /**
+   * The call's audio path changed: a media server was put in (or taken out of) it. Each party must
+   * now send its RTP to `legs[].rtp` (a SIP call source re-INVITEs; simulated calls hear it on
+   * their event stream).
+   */
+  'call.media-changed': { call: CallInfo; mediaServerId: string | null; legs: { role: 'caller' | 'callee'; rtp: { address: string; port: number } }[]; reason: string };
+}
+
 export interface MediaServerEvents {
   'media-server.up': { id: string; location: string };
   'media-server.down': { id: string; location: string; reason: string };
@@ -90,4 +100,4 @@ export interface MediaServerEvents {
   'media-server.selection-failed': { callId: string; ruleSet: string; error: ReturnType<CapstanError['toJSON']> };
 }
 
-export type CapstanEvents = CallEvents & RecordingEvents & MediaServerEvents & HandlerEvents;
+export type CapstanEvents = CallEvents & RecordingEvents & CallSourceEvents & MediaServerEvents & HandlerEvents;

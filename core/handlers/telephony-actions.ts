@@ -5,12 +5,11 @@ import type { StartRecordingOptions, TelephonyServices } from '../telephony/tele
 import type { HandlerActionContext, HandlerActions, HandlerStartOptions } from './handler-actions.ts';
 
 /**
- * Options Telephony Services takes today, plus what handlers may already ask for that the media
- * side does not apply yet (compression, retention). They ride along on the options object
- * (TelephonyServices ignores unknown keys) so the day they are supported no handler has to change.
+ * Options Telephony Services takes (compression goes through the format decision), plus
+ * `retentionDays`, which nothing applies per recording yet (retention is by policy, see
+ * recorder.retention): it rides along so handlers that set it need no change when it is.
  */
 export type PassThroughStartOptions = StartRecordingOptions & {
-  compression?: HandlerStartOptions['compression'];
   retentionDays?: number;
 };
 

@@ -31,9 +31,13 @@ export interface NewCall {
   legs: NewCallLeg[];
 }
 
+export type AudioPath = 'always-in' | 'dynamic';
+
 export interface ConnectedCall {
   call: CallInfo;
-  mediaServerId: string;
+  audioPath: AudioPath;
+  /** The media server in the audio path, or null while a dynamic call's legs talk directly. */
+  mediaServerId: string | null;
   /** Where each leg's party sends its RTP. */
   legs: { role: LegRole; rtp: Endpoint }[];
 }
@@ -58,15 +62,24 @@ export interface StartRecordingOptions {
 
 interface CallEntry {
   info: CallInfo;
-  mediaServerId: string;
+  audioPath: AudioPath;
+  /** The parties as the call source gave them: codecs and where each receives RTP. */
+  parties: NewCallLeg[];
+  audioPathLocations: string[];
+  mediaServerId: string | null;
+  /** Where each leg's party sends its RTP now. */
   legs: { role: LegRole; rtp: Endpoint }[];
   recordings: Map<string, RecordingInfo>;
+  /** A media server insertion in progress (concurrent recordings share it). */
+  inserting: Promise<string> | null;
   ended: boolean;
 }
 
 export interface TelephonyServicesOptions {
   secret: string;
   location: string;
+  /** Audio path by requesting device location, else the default. */
+  audioPaths: { default: AudioPath; byLocation: Record<string, AudioPath> };
   selection: { default: string; ruleSets: Record<string, RuleSet>; byLocation: Record<string, string> };
   recordingMimeTypeDefault: RecordingMime;
 }
@@ -100,13 +113,79 @@ export class TelephonyServices {
     return entry;
   }
 
-  get(callId: string): CallInfo & { mediaServerId: string; recordings: RecordingInfo[] } {
+  get(callId: string): CallInfo & { audioPath: AudioPath; mediaServerId: string | null; legs: { role: LegRole; rtp: Endpoint }[]; recordings: RecordingInfo[] } {
     const entry = this.#entry(callId);
-    return { ...entry.info, mediaServerId: entry.mediaServerId, recordings: [...entry.recordings.values()] };
+    return { ...entry.info, audioPath: entry.audioPath, mediaServerId: entry.mediaServerId, legs: entry.legs, recordings: [...entry.recordings.values()] };
   }
 
-  list(): (CallInfo & { mediaServerId: string })[] {
-    return [...this.#calls.values()].map((e) => ({ ...e.info, mediaServerId: e.mediaServerId }));
+  list(): (CallInfo & { audioPath: AudioPath; mediaServerId: string | null })[] {
+    return [...this.#calls.values()].map((e) => ({ ...e.info, audioPath: e.audioPath, mediaServerId: e.mediaServerId }));
+  }
+
+  /** Where each party sends when the legs talk directly: to the other party. */
+  #directTargets(entry: CallEntry): { role: LegRole; rtp: Endpoint }[] {
+    const caller = entry.parties.find((p) => p.role === 'caller')?.rtp;
+    const callee = entry.parties.find((p) => p.role === 'callee')?.rtp;
+    return [
+      ...(callee ? [{ role: 'caller' as const, rtp: callee }] : []),
+      ...(caller ? [{ role: 'callee' as const, rtp: caller }] : []),
+    ];
+  }
+
+  /**
+   * Puts a media server into the call's audio path: selected by the rules, the call allocated on
+   * it (relaying to each party), then the parties re-pointed at it (`call.media-changed`, which a
+   * call source turns into a re-INVITE or, for simulated calls, a message on their event stream).
+   */
+  async #insertMediaServer(entry: CallEntry, reason: string, avoid: string[] = []): Promise<string> {
+    const info = entry.info;
+    const rules = this.#options.selection;
+    const ruleSetName = rules.byLocation[info.location] ?? rules.default;
+    const t0 = performance.now();
+    let selection;
+    try {
+      selection = selectByRules(
+        rules.ruleSets[ruleSetName]!,
+        { deviceLocation: info.location, audioPathLocations: entry.audioPathLocations, hostLocation: this.#options.location, avoidServers: avoid },
+        this.#registry.list(),
+      );
+    } catch (e) {
+      const error = toCapstanError(e);
+      this.#logger.error({ callId: info.callId, ruleSet: ruleSetName, reason: error.message }, 'no media server for the call');
+      this.#events.emit('media-server.selection-failed', { callId: info.callId, ruleSet: ruleSetName, error: error.toJSON() });
+      throw error;
+    }
+    this.#logger.info({ callId: info.callId, mediaServer: selection.server.id, ruleSet: ruleSetName, reason: selection.reason }, 'media server selected');
+    const allocated = await new MediaServerClient(selection.server.id, selection.server.controlUrl, this.#options.secret).allocateCall({
+      callId: info.callId,
+      legs: entry.parties.map((l) => ({ legId: l.role, codec: l.codec, ...(l.rtp ? { remote: l.rtp } : {}) })),
+    });
+    this.#registry.noteAllocated(selection.server.id, allocated.legs.length);
+    entry.mediaServerId = selection.server.id;
+    entry.legs = allocated.legs.map((l) => ({ role: l.legId, rtp: l.rtp }));
+    const insertMs = performance.now() - t0;
+    this.#logger.info({ callId: info.callId, mediaServer: selection.server.id, reason, insertMs: Math.round(insertMs * 10) / 10 }, 'media server in the audio path');
+    this.#events.emit('call.media-changed', { call: info, mediaServerId: selection.server.id, legs: entry.legs, reason });
+    return selection.server.id;
+  }
+
+  /** The call's media server, inserting one first when a dynamic call has none. */
+  #mediaServerFor(entry: CallEntry, reason: string): Promise<string> {
+    if (entry.mediaServerId !== null) return Promise.resolve(entry.mediaServerId);
+    entry.inserting ??= this.#insertMediaServer(entry, reason).finally(() => (entry.inserting = null));
+    return entry.inserting;
+  }
+
+  /** Takes the media server out of a dynamic call's path when nothing needs it any more. */
+  async #removeMediaServer(entry: CallEntry): Promise<void> {
+    const id = entry.mediaServerId;
+    if (entry.audioPath !== 'dynamic' || id === null || entry.recordings.size > 0 || entry.ended) return;
+    entry.mediaServerId = null;
+    entry.legs = this.#directTargets(entry);
+    this.#events.emit('call.media-changed', { call: entry.info, mediaServerId: null, legs: entry.legs, reason: 'no recording' });
+    await this.#client(id)
+      .releaseCall(entry.info.callId)
+      .catch((e: unknown) => this.#logger.warn({ err: e, callId: entry.info.callId }, 'releasing the call on its media server failed'));
   }
 
   /**
@@ -129,36 +208,30 @@ export class TelephonyServices {
       attributes: request.attributes ?? {},
     };
     await this.#events.emitAndWait('call.offered', { call: info });
-    const rules = this.#options.selection;
-    const ruleSetName = rules.byLocation[info.location] ?? rules.default;
-    let selection;
-    try {
-      selection = selectByRules(rules.ruleSets[ruleSetName]!, { deviceLocation: info.location, audioPathLocations: request.audioPathLocations ?? [], hostLocation: this.#options.location }, this.#registry.list());
-    } catch (e) {
-      const error = toCapstanError(e);
-      this.#logger.error({ callId: info.callId, ruleSet: ruleSetName, reason: error.message }, 'no media server for the call');
-      this.#events.emit('media-server.selection-failed', { callId: info.callId, ruleSet: ruleSetName, error: error.toJSON() });
-      throw error;
-    }
-    this.#logger.info({ callId: info.callId, mediaServer: selection.server.id, ruleSet: ruleSetName, reason: selection.reason }, 'media server selected');
-    const allocated = await new MediaServerClient(selection.server.id, selection.server.controlUrl, this.#options.secret).allocateCall({
-      callId: info.callId,
-      legs: request.legs.map((l) => ({ legId: l.role, codec: l.codec, ...(l.rtp ? { remote: l.rtp } : {}) })),
-    });
-    this.#registry.noteAllocated(selection.server.id, allocated.legs.length);
+    const paths = this.#options.audioPaths;
+    const wanted = paths.byLocation[info.location] ?? paths.default;
+    // Legs can only talk directly when both parties said where they receive.
+    const audioPath: AudioPath = wanted === 'dynamic' && request.legs.length === 2 && request.legs.every((l) => l.rtp) ? 'dynamic' : 'always-in';
     const entry: CallEntry = {
       info,
-      mediaServerId: selection.server.id,
-      legs: allocated.legs.map((l) => ({ role: l.legId, rtp: l.rtp })),
+      audioPath,
+      parties: request.legs,
+      audioPathLocations: request.audioPathLocations ?? [],
+      mediaServerId: null,
+      legs: [],
       recordings: new Map(),
+      inserting: null,
       ended: false,
     };
+    if (audioPath === 'always-in') await this.#insertMediaServer(entry, 'always-in');
+    else entry.legs = this.#directTargets(entry);
     this.#calls.set(info.callId, entry);
     await this.#events.emitAndWait('call.connected', { call: info });
     if (info.workgroup !== null || info.agent !== null) {
       await this.#events.emitAndWait('call.assigned', { call: info, workgroup: info.workgroup, agent: info.agent });
     }
-    return { call: info, mediaServerId: entry.mediaServerId, legs: entry.legs };
+    // Targets as they are now: a recording started at connect already put a media server in the path.
+    return { call: info, audioPath, mediaServerId: entry.mediaServerId, legs: entry.legs };
   }
 
   /** Starts recording a call; answers with the media server's file name and URI. */
@@ -177,7 +250,8 @@ export class TelephonyServices {
       });
       const { mime, channels } = format;
       if (format.downmixed) this.#logger.info({ callId, recordingId, mime }, `${mime} is mono: the recording mixes all parties into one channel`);
-      const started = await this.#client(entry.mediaServerId).startRecording(callId, {
+      const mediaServerId = await this.#mediaServerFor(entry, 'recording');
+      const started = await this.#client(mediaServerId).startRecording(callId, {
         recordingId,
         mime,
         channels,
@@ -187,7 +261,7 @@ export class TelephonyServices {
         recordingId,
         callId,
         requester: options.requester,
-        mediaServerId: entry.mediaServerId,
+        mediaServerId,
         fileName: started.fileName,
         uri: started.uri,
         mime,
@@ -236,6 +310,7 @@ export class TelephonyServices {
       const result = await this.#client(info.mediaServerId).stopRecording(recordingId);
       this.#logger.info({ recordingId, durationMs: result.durationMs, sizeBytes: result.sizeBytes }, 'recording completed');
       this.#events.emit('recording.completed', { recording: info, result });
+      await this.#removeMediaServer(call);
       return result;
     } catch (e) {
       const error = toCapstanError(e);
@@ -252,9 +327,11 @@ export class TelephonyServices {
     for (const recordingId of [...entry.recordings.keys()]) {
       await this.stopRecording(recordingId).catch((e: unknown) => this.#logger.error({ err: e, recordingId }, 'stopping a recording at hangup failed'));
     }
-    await this.#client(entry.mediaServerId)
-      .releaseCall(callId)
-      .catch((e: unknown) => this.#logger.warn({ err: e, callId }, 'releasing the call on its media server failed'));
+    if (entry.mediaServerId !== null) {
+      await this.#client(entry.mediaServerId)
+        .releaseCall(callId)
+        .catch((e: unknown) => this.#logger.warn({ err: e, callId }, 'releasing the call on its media server failed'));
+    }
     this.#calls.delete(callId);
     this.#events.emit('call.disconnected', { call: entry.info, reason });
   }

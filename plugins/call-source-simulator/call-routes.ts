@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { Endpoint, LegCodec, LegRole, RecordingMime } from '../../media/control-api.ts';
 import type { TelephonyServices } from '../../core/telephony/telephony-services.ts';
+import type { EventBus } from '../../core/events/event-bus.ts';
 import { schemaOf } from '../../core/http/zod-schema.ts';
 
 export const CreateCallBody = z.object({
@@ -32,7 +33,33 @@ const StartBody = z.object({
 const PauseBody = z.object({ mode: z.enum(['skip', 'silence']).default('silence') });
 
 /** The simulator's call control over HTTP: what `capstan call` uses, and any script can. */
-export function callRoutes(app: FastifyInstance, telephony: () => TelephonyServices): void {
+export function callRoutes(app: FastifyInstance, telephony: () => TelephonyServices, events: EventBus): void {
+  /**
+   * The call source's side of re-pointing (what a re-INVITE is for SIP): a server-sent event
+   * stream per call. The first `media` event says where each party sends now; every later one
+   * says where to send from then on. The stream ends when the call does.
+   */
+  app.get('/api/v1/calls/:callId/events', { schema: { tags: ['calls'], summary: 'Server-sent events: where each leg must send its RTP (media), until the call ends', params: schemaOf(CallParams) } }, async (request, reply) => {
+    const { callId } = request.params as z.infer<typeof CallParams>;
+    const call = telephony().get(callId); // 404 before the stream starts
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    send('media', { mediaServerId: call.mediaServerId, legs: call.legs, reason: 'current' });
+    const offs = [
+      events.on('call.media-changed', (e) => {
+        if (e.call.callId === callId) send('media', { mediaServerId: e.mediaServerId, legs: e.legs, reason: e.reason });
+      }),
+      events.on('call.disconnected', (e) => {
+        if (e.call.callId !== callId) return;
+        send('end', { reason: e.reason });
+        res.end();
+      }),
+    ];
+    res.on('close', () => offs.forEach((off) => off()));
+  });
+
   app.post('/api/v1/calls', { schema: { tags: ['calls'], summary: 'Place a simulated call; answers where each leg sends RTP', body: schemaOf(CreateCallBody) } }, async (request, reply) => {
     const body = request.body as z.infer<typeof CreateCallBody>;
     const connected = await telephony().createCall({ source: 'simulator', ...body });

@@ -9,7 +9,7 @@ export function callSourceSimulatorPlugin(): CapstanPlugin {
   return {
     name: 'capstan:call-source-simulator',
     setup(ctx) {
-      callRoutes(ctx.http, () => ctx.services.get('telephony'));
+      callRoutes(ctx.http, () => ctx.services.get('telephony'), ctx.events);
     },
   };
 }

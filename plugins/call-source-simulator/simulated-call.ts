@@ -27,6 +27,8 @@ export interface SimulatedCallOptions {
   to?: string;
   workgroup?: string | null;
   agent?: string | null;
+  /** Location of the requesting device. Default: the host's location. */
+  location?: string;
   /** Address the legs' sockets bind to and announce. Default 127.0.0.1. */
   address?: string;
   /** Called once the call is connected, before the first packet (e.g. to start an ad hoc recording). */
@@ -35,18 +37,28 @@ export interface SimulatedCallOptions {
 
 export interface CallCreated {
   call: { callId: string };
-  mediaServerId: string;
+  audioPath: 'always-in' | 'dynamic';
+  /** Null while a dynamic call's legs talk directly. */
+  mediaServerId: string | null;
   legs: { role: 'caller' | 'callee'; rtp: { address: string; port: number } }[];
   recordings: { recordingId: string; fileName: string; uri: string; requester: string }[];
 }
 
 export interface SimulatedCallResult {
   callId: string;
-  mediaServerId: string;
+  audioPath: 'always-in' | 'dynamic';
+  /** The media server the call ended on, or null. */
+  mediaServerId: string | null;
+  /** Each re-pointing the host asked for, with when it arrived (ms since the first packet; negative: before it). */
+  mediaChanges: { atMs: number; mediaServerId: string | null; reason: string }[];
   recordings: CallCreated['recordings'];
   packetsSent: number;
-  /** Packets each leg received from the media server (the other leg's audio, relayed). */
+  /** Packets each leg received (the other leg's audio, relayed by the media server or sent directly). */
   packetsReceived: { caller: number; callee: number };
+  /** When the callee first received the caller's audio through a media server (ms since the first packet), or null. */
+  firstRelayedAtMs: number | null;
+  /** performance.now() of the first packet, to relate the times above to the caller's own clock. */
+  firstPacketAt: number;
   durationMs: number;
 }
 
@@ -120,10 +132,16 @@ export async function placeSimulatedCall(options: SimulatedCallOptions): Promise
   if (packets <= 0) throw new CapstanError('CAPSTAN_ERR_AUDIO_FILE', 'The call would have no audio: give a longer file or --duration');
   const sockets: Record<'caller' | 'callee', Socket> = { caller: createSocket('udp4'), callee: createSocket('udp4') };
   const received = { caller: 0, callee: 0 };
+  let firstRelayedAt: number | null = null;
   let callId: string | null = null;
+  const stream = new AbortController();
   try {
     for (const role of ['caller', 'callee'] as const) {
-      sockets[role].on('message', () => received[role]++);
+      sockets[role].on('message', (_msg, from) => {
+        received[role]++;
+        // Through a media server once the packet no longer comes from the other party's own socket.
+        if (role === 'callee' && firstRelayedAt === null && from.port !== sockets.caller.address().port) firstRelayedAt = performance.now();
+      });
       sockets[role].bind(0, address);
       await once(sockets[role], 'listening');
     }
@@ -136,6 +154,7 @@ export async function placeSimulatedCall(options: SimulatedCallOptions): Promise
         to: options.to ?? '1000',
         workgroup: options.workgroup ?? null,
         agent: options.agent ?? null,
+        ...(options.location ? { location: options.location } : {}),
         legs: (['caller', 'callee'] as const).map((role) => ({
           role,
           codec: { payloadType: codec === 'PCMU' ? 0 : 8, name: codec, clockRate: 8000 },
@@ -144,9 +163,16 @@ export async function placeSimulatedCall(options: SimulatedCallOptions): Promise
       }),
     });
     callId = created.call.callId;
+    const targets = Object.fromEntries(created.legs.map((l) => [l.role, l.rtp])) as Record<'caller' | 'callee', { address: string; port: number }>;
+    const changes: { at: number; mediaServerId: string | null; reason: string }[] = [];
+    // Where to send can change during the call (a media server inserted, taken out, replaced):
+    // the host says so on the call's event stream. Its first event is the state now.
+    await followMediaEvents(`${base}/api/v1/calls/${callId}/events`, stream.signal, (e) => {
+      for (const l of e.legs) targets[l.role] = l.rtp;
+      changes.push({ at: performance.now(), mediaServerId: e.mediaServerId, reason: e.reason });
+    });
     await options.onConnected?.(created);
     const senders = { caller: new LegSender(options.callerAudio, codec), callee: new LegSender(options.calleeAudio ?? null, codec) };
-    const targets = Object.fromEntries(created.legs.map((l) => [l.role, l.rtp])) as Record<'caller' | 'callee', { address: string; port: number }>;
     const t0 = performance.now();
     for (let i = 0; i < packets; i++) {
       // Pace on absolute deadlines so timer lateness does not accumulate into drift.
@@ -162,19 +188,70 @@ export async function placeSimulatedCall(options: SimulatedCallOptions): Promise
     const durationMs = performance.now() - t0;
     await api(`${base}/api/v1/calls/${callId}`, { method: 'DELETE' });
     callId = null;
+    const last = changes.at(-1);
     return {
       callId: created.call.callId,
-      mediaServerId: created.mediaServerId,
+      audioPath: created.audioPath,
+      mediaServerId: last ? last.mediaServerId : created.mediaServerId,
+      mediaChanges: changes.filter((c) => c.reason !== 'current').map((c) => ({ atMs: c.at - t0, mediaServerId: c.mediaServerId, reason: c.reason })),
+      firstRelayedAtMs: firstRelayedAt === null ? null : firstRelayedAt - t0,
+      firstPacketAt: t0,
       recordings: created.recordings,
       packetsSent: packets,
       packetsReceived: received,
       durationMs,
     };
   } finally {
+    stream.abort();
     // A call that failed midway is hung up so the media server does not keep it.
     if (callId !== null) await api(`${options.hostUrl.replace(/\/$/, '')}/api/v1/calls/${callId}`, { method: 'DELETE' }).catch(() => undefined);
     for (const socket of Object.values(sockets)) socket.close();
   }
+}
+
+interface MediaEvent {
+  mediaServerId: string | null;
+  legs: { role: 'caller' | 'callee'; rtp: { address: string; port: number } }[];
+  reason: string;
+}
+
+/**
+ * Reads the call's server-sent events in the background, calling `onMedia` for each `media` event;
+ * resolves once the first one (the current state) has arrived.
+ */
+async function followMediaEvents(url: string, signal: AbortSignal, onMedia: (e: MediaEvent) => void): Promise<void> {
+  const response = await fetch(url, { signal }).catch((e: unknown) => {
+    throw new CapstanError('CAPSTAN_ERR_HOST_UNREACHABLE', `Event stream ${url}: ${(e as Error).message}`, { cause: e });
+  });
+  if (!response.ok || !response.body) throw new CapstanError('CAPSTAN_ERR_BAD_REQUEST', `Event stream ${url} answered ${response.status}`);
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  const seen: { resolve: (() => void) | null } = { resolve: null };
+  const firstSeen = new Promise<void>((r) => (seen.resolve = r));
+  void (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const event = /^event: (.*)$/m.exec(block)?.[1];
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          if (event === 'media' && data) {
+            onMedia(JSON.parse(data) as MediaEvent);
+            seen.resolve?.();
+            seen.resolve = null;
+          }
+        }
+      }
+    } catch {
+      // aborted at the end of the call
+    }
+  })();
+  await firstSeen;
 }
 
 /** Polls the host until every recording of the call is stored (or failed); returns them. */

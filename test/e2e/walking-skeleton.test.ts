@@ -78,7 +78,7 @@ describe('the walking skeleton: a simulated call recorded end to end', () => {
     // The media server's copy is gone: its URI answers 404 and its folder holds no file of it.
     const head = await fetch(started!.uri, { method: 'HEAD' });
     expect(head.status).toBe(404);
-    const msDir = join(host.config.dataDir, 'media-servers', call.mediaServerId);
+    const msDir = join(host.config.dataDir, 'media-servers', call.mediaServerId!);
     const leftovers = readdirSync(msDir, { recursive: true }).map(String).filter((f) => f.includes(started!.recordingId));
     expect(leftovers).toEqual([]);
   });
