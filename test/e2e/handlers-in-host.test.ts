@@ -7,18 +7,10 @@ import type { Host } from '../../core/host.ts';
 import { readPcm8k } from '../../media/wav/wav-reader.ts';
 import { placeSimulatedCall } from '../../plugins/call-source-simulator/simulated-call.ts';
 import { startTestHost } from '../helpers/host.ts';
+import { until } from '../helpers/until.ts';
 
 const audio = readPcm8k(readFileSync(new URL('../../examples/audio/caller.wav', import.meta.url))).channels[0]!;
 
-async function until<T>(f: () => T | Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`condition not met: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('handlers running in the host', () => {
   let host: Host;

@@ -6,6 +6,7 @@ import type { Delivery } from '../../core/delivery/delivery-store.ts';
 import { readPcm8k } from '../../media/wav/wav-reader.ts';
 import { placeSimulatedCall, type CallCreated } from '../../plugins/call-source-simulator/simulated-call.ts';
 import { startTestHost } from '../helpers/host.ts';
+import { until } from '../helpers/until.ts';
 import { freePort, SmtpSink } from '../helpers/smtp-sink.ts';
 
 const audio = readPcm8k(readFileSync(new URL('../../examples/audio/caller.wav', import.meta.url))).channels[0]!;
@@ -59,15 +60,6 @@ async function delivery(h: Host, id: string): Promise<Delivery> {
   return items.find((d) => d.recordingId === id)!;
 }
 
-async function until<T>(f: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`condition not met: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('mailing recordings to their requester', () => {
   it('mails an agent’s ad hoc recording to the agent, attachment byte-identical, then deletes it on the media server', async () => {
