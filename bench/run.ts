@@ -8,6 +8,8 @@ import { benchSasf, benchSasfRecording } from './sasf.ts';
 import { benchCodecs } from './codecs.ts';
 import { benchHandlers } from './handlers.ts';
 import { benchInsertion } from './insertion.ts';
+import { benchMediaCapacity } from './media-capacity.ts';
+import { benchRelayLatency } from './relay-latency.ts';
 import { benchTrueSpeech } from './truespeech.ts';
 
 type Bench = { name: string; run: () => Promise<Record<string, unknown>> };
@@ -28,6 +30,8 @@ const benches: Bench[] = [
   },
   { name: 'handlers', run: async () => ({ ...(await benchHandlers()) }) },
   { name: 'insertion', run: async () => ({ ...(await benchInsertion()) }) },
+  { name: 'media-capacity', run: () => benchMediaCapacity() },
+  { name: 'relay-latency', run: async () => ({ ...(await benchRelayLatency()) }) },
   { name: 'truespeech', run: async () => ({ ...(await benchTrueSpeech()) }) },
 ];
 

@@ -120,6 +120,12 @@ export const StartRecordingRequest = z.object({
    * media server never holds a private key: it cannot read back what it wrote.
    */
   encryption: z.object({ publicKeyPem: z.string().min(1).max(4096) }).optional(),
+  /**
+   * Read DTMF (RFC 4733 telephone-event) spans out of the audio as silence, so digits keyed in
+   * (a card number) are not in the file. Default false. The digits are listed in the result's
+   * `dtmf` either way.
+   */
+  maskDtmf: z.boolean().optional(),
 });
 export type StartRecordingRequest = z.infer<typeof StartRecordingRequest>;
 

@@ -6,13 +6,15 @@
  * recordings (it keeps their results) before closing the call.
  */
 import type { Logger } from 'pino';
-import { CapstanError } from '../../core/errors.ts';
 import type { AllocateCallRequest, Endpoint, LegCodec, LegRole } from '../control-api.ts';
-import { createPayloadDecoder, isRecordable, type PayloadDecoder } from '../codecs/payload-decoder.ts';
+import { CapstanError, isCapstanError } from '../../core/errors.ts';
+import { createPayloadDecoder, isRecordable, rtpClockRate, type PayloadDecoder } from '../codecs/payload-decoder.ts';
 import type { Recording } from '../recording/recording.ts';
 import { LegSocket, type PacketCounters } from '../rtp/leg-socket.ts';
 import type { RtpPacket } from '../rtp/rtp-packet.ts';
 import type { RtpPortPool } from '../rtp/rtp-port-pool.ts';
+import { parseTelephoneEvent } from '../rtp/telephone-event.ts';
+import { TimestampScaler } from '../rtp/timestamp-scaler.ts';
 
 export interface CallLeg {
   readonly role: LegRole;
@@ -21,8 +23,12 @@ export interface CallLeg {
   /** Where this leg's party receives RTP; undefined until the host says. */
   remote: Endpoint | undefined;
   readonly decoder: PayloadDecoder | undefined;
-  /** Packets with a payload type other than the codec's (relayed, not recorded). */
+  /** The leg's RTP timestamps in the recordings' 8 kHz units (Opus: from 48 kHz). */
+  readonly scaler: TimestampScaler;
+  /** Packets with a payload type other than the codec's or telephone-event's (relayed, not recorded). */
   notRecorded: number;
+  /** Telephone-event (DTMF) packets given to the recordings. */
+  telephoneEvents: number;
 }
 
 export interface MediaCallContext {
@@ -70,7 +76,9 @@ export class MediaCall {
           socket: legSocket,
           remote: leg.remote,
           decoder: isRecordable(leg.codec) ? createPayloadDecoder(leg.codec) : undefined,
+          scaler: new TimestampScaler(isRecordable(leg.codec) ? rtpClockRate(leg.codec) : 8000),
           notRecorded: 0,
+          telephoneEvents: 0,
         });
       }
     } catch (e) {
@@ -127,7 +135,7 @@ export class MediaCall {
   stats(): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const leg of this.legs.values()) {
-      out[leg.role] = { ...leg.socket.counters.snapshot(), relayed: leg.socket.relayed, notRecorded: leg.notRecorded };
+      out[leg.role] = { ...leg.socket.counters.snapshot(), relayed: leg.socket.relayed, notRecorded: leg.notRecorded, telephoneEvents: leg.telephoneEvents };
     }
     return out;
   }
@@ -152,13 +160,47 @@ export class MediaCall {
     if (other?.remote) other.socket.send(datagram, other.remote);
     if (this.recordings.size === 0) return;
     const leg = this.legs.get(role)!;
+    if (packet.payloadType === leg.codec.telephoneEventPayloadType && leg.decoder) {
+      this.onTelephoneEvent(leg, packet, arrivalMs);
+      return;
+    }
     if (!leg.decoder || packet.payloadType !== leg.codec.payloadType) {
-      // telephone-event, comfort noise...: relayed, not part of the recorded audio (yet).
+      // Comfort noise, an unnegotiated payload type...: relayed, not part of the recorded audio.
       leg.notRecorded++;
       return;
     }
-    const samples = leg.decoder(packet.payload);
-    const timelinePacket = { ssrc: packet.ssrc, sequenceNumber: packet.sequenceNumber, timestamp: packet.timestamp, samples };
+    let samples: Int16Array;
+    try {
+      samples = leg.decoder(packet.payload);
+    } catch (e) {
+      // A payload the codec refuses (a corrupt Opus packet): counted by reason, the call goes on.
+      leg.socket.drop(reasonOf(e, 'undecodable'));
+      return;
+    }
+    const timestamp = leg.scaler.toSamples(packet.timestamp);
+    const timelinePacket = { ssrc: packet.ssrc, sequenceNumber: packet.sequenceNumber, timestamp, samples };
     for (const recording of this.recordings) recording.push(role, timelinePacket, arrivalMs);
   }
+
+  /** RFC 4733 DTMF: metadata of the recordings (and maybe masked out of their audio). */
+  private onTelephoneEvent(leg: CallLeg, packet: RtpPacket, arrivalMs: number): void {
+    let event;
+    try {
+      event = parseTelephoneEvent(packet.payload);
+    } catch (e) {
+      leg.socket.drop(reasonOf(e, 'bad-telephone-event'));
+      return;
+    }
+    leg.telephoneEvents++;
+    const eventPacket = {
+      ssrc: packet.ssrc,
+      timestamp: leg.scaler.toSamples(packet.timestamp),
+      event: { ...event, duration: leg.scaler.toSampleCount(event.duration) },
+    };
+    for (const recording of this.recordings) recording.pushTelephoneEvent(leg.role, eventPacket, arrivalMs);
+  }
+}
+
+function reasonOf(e: unknown, fallback: string): string {
+  return isCapstanError(e) && typeof e.details?.reason === 'string' ? e.details.reason : fallback;
 }

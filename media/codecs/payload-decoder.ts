@@ -1,11 +1,22 @@
 /**
  * Decoding of one leg's RTP payloads to 8 kHz 16-bit samples, chosen from the leg's negotiated
- * codec. The recording path only handles 8 kHz audio (media servers record at 8 kHz); other codecs
- * are still relayed, they just cannot be recorded yet.
+ * codec. The recording path only handles 8 kHz audio (media servers record at 8 kHz): PCMU, PCMA
+ * and L16 at 8 kHz, and Opus, which libopus decodes to 8 kHz directly whatever was encoded (its
+ * RTP clock is 48 kHz whatever the leg's `clockRate` says: RFC 7587 §4.1). Other codecs are still
+ * relayed, they just cannot be recorded.
+ *
+ * A decoder may throw CAPSTAN_ERR_CODEC_INPUT (with `details.reason`) for a payload it cannot
+ * decode; the call counts the packet as dropped under that reason.
  */
 import { CapstanError } from '../../core/errors.ts';
 import type { LegCodec } from '../control-api.ts';
 import { alawDecode, ulawDecode } from './g711.ts';
+import { OpusRtpDecoder } from './opus/opus-rtp-decoder.ts';
+
+/** The RTP clock rate of a leg's codec: 48 kHz for Opus always, the negotiated rate otherwise. */
+export function rtpClockRate(codec: LegCodec): number {
+  return codec.name === 'opus' ? 48000 : codec.clockRate;
+}
 
 export type PayloadDecoder = (payload: Uint8Array) => Int16Array;
 
@@ -19,16 +30,16 @@ function decodeL16(payload: Uint8Array): Int16Array {
 
 /** Whether a leg with this codec can be recorded. */
 export function isRecordable(codec: LegCodec): boolean {
-  return codec.clockRate === 8000 && codec.name !== 'opus';
+  return codec.name === 'opus' || codec.clockRate === 8000;
 }
 
 /**
  * @throws CapstanError CAPSTAN_ERR_UNSUPPORTED_FORMAT for codecs the recorder cannot decode
- * (Opus, or any clock rate other than 8000).
+ * (PCMU, PCMA or L16 at a clock rate other than 8000).
  */
 export function createPayloadDecoder(codec: LegCodec): PayloadDecoder {
   if (!isRecordable(codec)) {
-    throw new CapstanError('CAPSTAN_ERR_UNSUPPORTED_FORMAT', `cannot record ${codec.name} at ${codec.clockRate} Hz: only 8 kHz PCMU, PCMA and L16`, {
+    throw new CapstanError('CAPSTAN_ERR_UNSUPPORTED_FORMAT', `cannot record ${codec.name} at ${codec.clockRate} Hz: only Opus and 8 kHz PCMU, PCMA and L16`, {
       details: { codec: codec.name, clockRate: codec.clockRate },
     });
   }
@@ -37,6 +48,10 @@ export function createPayloadDecoder(codec: LegCodec): PayloadDecoder {
       return (p) => ulawDecode(p);
     case 'PCMA':
       return (p) => alawDecode(p);
+    case 'opus': {
+      const opus = new OpusRtpDecoder();
+      return (p) => opus.decode(p);
+    }
     default:
       return decodeL16;
   }

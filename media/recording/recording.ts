@@ -29,6 +29,7 @@ import { EncodedFileWriter } from './encoded-file-writer.ts';
 import type { FileSink } from './file-sink.ts';
 import { LegTimeline, type LegTimelineOptions, type TimelinePacket } from './leg-timeline.ts';
 import { RecordingMixer, type PauseMode } from './recording-mixer.ts';
+import { DtmfCollector, type TelephoneEventPacket } from './dtmf-collector.ts';
 
 export const SAMPLE_RATE = 8000;
 const SAMPLES_PER_MS = SAMPLE_RATE / 1000;
@@ -63,6 +64,8 @@ export interface RecordingOptions {
   onError?: (error: CapstanError) => void;
   /** Opens the file the recording's bytes go to. Default: a plain file (an SASF sink encrypts). */
   openSink?: (path: string) => Promise<FileSink>;
+  /** Read DTMF (telephone-event) spans out of the audio as silence. Default false: kept, and listed in `dtmf` either way. */
+  maskDtmf?: boolean;
 }
 
 /** How far past the stop moment already-received audio is kept: one 60 ms packet, the longest common ptime. */
@@ -82,6 +85,7 @@ export class Recording {
   private readonly t0: number;
   private readonly jitterSamples: number;
   private readonly timelines = new Map<LegRole, LegTimeline>();
+  private readonly dtmf: DtmfCollector;
   private readonly mixer: RecordingMixer;
   private writer: EncodedFileWriter | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -105,6 +109,7 @@ export class Recording {
     this.jitterSamples = Math.round((options.jitterDelayMs ?? 200) * SAMPLES_PER_MS);
     for (const leg of options.legs) this.timelines.set(leg, new LegTimeline(options.timeline));
     this.mixer = new RecordingMixer({ caller: this.timelines.get('caller'), callee: this.timelines.get('callee') }, options.channels);
+    this.dtmf = new DtmfCollector({ timelines: this.timelines, mask: options.maskDtmf ?? false });
   }
 
   get state(): RecordingState {
@@ -137,6 +142,12 @@ export class Recording {
   push(leg: LegRole, packet: TimelinePacket, arrivalMs: number): void {
     if (this._state !== 'recording') return;
     this.timelines.get(leg)?.push(packet, (arrivalMs - this.t0) * SAMPLES_PER_MS);
+  }
+
+  /** Gives a telephone-event (DTMF) packet of `leg` that arrived at `arrivalMs`: see DtmfCollector. */
+  pushTelephoneEvent(leg: LegRole, packet: TelephoneEventPacket, arrivalMs: number): void {
+    if (this._state !== 'recording') return;
+    this.dtmf.push(leg, packet, (arrivalMs - this.t0) * SAMPLES_PER_MS);
   }
 
   /** Pauses now; while paused already, does nothing. */
@@ -202,7 +213,7 @@ export class Recording {
           endMs: (p.endSample ?? end) / SAMPLES_PER_MS,
           fileMs: (p.fileFrame ?? samples) / SAMPLES_PER_MS,
         })),
-        dtmf: [],
+        dtmf: this.dtmf.results(end),
         stats,
       };
     } catch (e) {

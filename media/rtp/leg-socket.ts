@@ -105,6 +105,11 @@ export class LegSocket {
     }
   }
 
+  /** Counts a packet dropped after parsing (undecodable payload...) under `reason`, here and server-wide. */
+  drop(reason: string): void {
+    this.count(reason);
+  }
+
   private count(reason: string): void {
     this.counters.drop(reason);
     this.options.serverCounters?.drop(reason);

@@ -46,6 +46,8 @@ export interface MediaServerOptions {
   uriTtlSeconds?: number | undefined;
   /** Below this much free disk the server stops accepting sessions. Default 100 MiB. */
   minFreeDiskBytes?: number | undefined;
+  /** Finished recordings never fetched (and deleted) are removed after this long; 0 keeps them. Default 604800 s (7 days). */
+  retentionSeconds?: number | undefined;
   /**
    * Codec plugin modules imported at start, each default-exporting a Codec (or an array of
    * them) that is added to `codecs` (docs/formats.md). Relative paths are from the working
@@ -77,6 +79,7 @@ export interface ResolvedMediaServerOptions {
   loadIntervalMs: number;
   uriTtlSeconds: number;
   minFreeDiskBytes: number;
+  retentionSeconds: number;
   logLevel: string;
   codecModules: readonly string[];
 }
@@ -143,6 +146,7 @@ export function resolveMediaServerOptions(options: MediaServerOptions, env: Node
     loadIntervalMs: Math.max(100, positive(options.loadIntervalMs, 1000, 'loadIntervalMs')),
     uriTtlSeconds: positive(options.uriTtlSeconds, 86400, 'uriTtlSeconds'),
     minFreeDiskBytes: positive(options.minFreeDiskBytes, 100 * 1024 * 1024, 'minFreeDiskBytes'),
+    retentionSeconds: positive(options.retentionSeconds, 7 * 24 * 3600, 'retentionSeconds'),
     logLevel: options.logLevel ?? 'info',
     codecModules: options.codecModules ?? [],
   };

@@ -43,6 +43,7 @@ import { registerControlRoutes, type MediaControl } from './control-routes.ts';
 import { DataDirLock } from './data-dir-lock.ts';
 import { registerFileRoutes } from './file-routes.ts';
 import { HostRegistration } from './host-registration.ts';
+import { Housekeeping } from './housekeeping.ts';
 import { resolveMediaServerOptions, type MediaServerOptions, type ResolvedMediaServerOptions } from './media-server-options.ts';
 import { signFileUri } from './signed-uri.ts';
 
@@ -85,6 +86,7 @@ export class MediaServer implements MediaControl {
   private app: FastifyInstance | undefined;
   private registration: HostRegistration | undefined;
   private lock: DataDirLock | undefined;
+  private housekeeping: Housekeeping | undefined;
   private _controlUrl: string | undefined;
   private cpuSample = { usage: process.cpuUsage(), at: performance.now(), value: 0 };
   private closing: Promise<void> | undefined;
@@ -130,6 +132,17 @@ export class MediaServer implements MediaControl {
       throw e;
     }
     this.logger.info({ controlUrl: this._controlUrl, dataDir, rtpPorts: this.options.rtpPorts, recovered: this.recovered.size }, 'media server listening');
+    // Files never fetched go after the retention (media/server/housekeeping.ts); forgotten like a DELETE.
+    this.housekeeping = new Housekeeping({
+      recordingsDir: this.options.recordingsDir,
+      retentionSeconds: this.options.retentionSeconds,
+      logger: this.logger,
+      onRemoved: (fileName) => {
+        this.recovered.delete(fileName);
+        for (const [id, result] of this.finished) if (result.fileName === fileName) this.finished.delete(id);
+      },
+    });
+    this.housekeeping.start();
     if (this.options.hostUrl) {
       this.registration = new HostRegistration({
         hostUrl: this.options.hostUrl,
@@ -147,6 +160,7 @@ export class MediaServer implements MediaControl {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.registration?.close();
+      await this.housekeeping?.stop();
       await Promise.allSettled([...this.active.keys()].map((id) => this.stopRecording(id)));
       await Promise.allSettled([...this.calls.values()].map((call) => call.close()));
       this.calls.clear();
@@ -234,6 +248,7 @@ export class MediaServer implements MediaControl {
       signUri: (name) => this.signUri(name),
       jitterDelayMs: this.options.jitterDelayMs,
       flushIntervalMs: this.options.flushIntervalMs,
+      maskDtmf: request.maskDtmf ?? false,
       metadata: { callId, mediaServer: this.id },
       onError: (err) => this.logger.error({ recordingId, callId, err }, 'recording failed'),
       ...(publicKey

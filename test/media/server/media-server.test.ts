@@ -196,10 +196,10 @@ describe('media server: control API', () => {
     await api('DELETE', '/v1/calls/call-dup');
   });
 
-  it('refuses to record an Opus leg with CAPSTAN_ERR_UNSUPPORTED_FORMAT', async () => {
-    await api('POST', '/v1/calls', { callId: 'call-opus', legs: [{ legId: 'caller', codec: { payloadType: 111, name: 'opus', clockRate: 48000 } }] });
-    expect((await api('POST', '/v1/calls/call-opus/recordings', { recordingId: 'r-opus' })).json.code).toBe('CAPSTAN_ERR_UNSUPPORTED_FORMAT');
-    await api('DELETE', '/v1/calls/call-opus');
+  it('refuses to record a leg it cannot decode (L16 at 16 kHz) with CAPSTAN_ERR_UNSUPPORTED_FORMAT', async () => {
+    await api('POST', '/v1/calls', { callId: 'call-l16', legs: [{ legId: 'caller', codec: { payloadType: 96, name: 'L16', clockRate: 16000 } }] });
+    expect((await api('POST', '/v1/calls/call-l16/recordings', { recordingId: 'r-l16' })).json.code).toBe('CAPSTAN_ERR_UNSUPPORTED_FORMAT');
+    await api('DELETE', '/v1/calls/call-l16');
   });
 
   it('stops the recordings of a released call and keeps their results', async () => {

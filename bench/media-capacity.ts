@@ -1,0 +1,233 @@
+/**
+ * `npm run bench -- media-capacity`: the most concurrent two-leg calls one core records to WAV
+ * with nothing lost and nothing late, against the receive ceiling of a bare UDP socket loop on
+ * the same core, measured in the same run.
+ *
+ * Set-up: the media server is a separate process pinned to core 0 (`taskset -c 0`), recording
+ * every call as dual-channel 16-bit WAV and relaying each leg to the other party (a socket that
+ * never reads: relaying costs the server its send, as in the audio path). The load generator is
+ * another process pinned to core 1 with this one: it plays each leg's 20 ms packets at real-time
+ * pace, phases spread evenly. Each step allocates N calls over the control API, starts their
+ * recordings, plays `windowSeconds` of audio, stops them and compares what the server placed on
+ * its timelines with what was sent. A step passes when every packet sent was received, placed,
+ * and none was late, partly late, too early or dropped for any reason. Steps go up until one
+ * fails. Then the same with mixed calls: an Opus caller (48 kHz RTP, decoded by libopus) and a
+ * PCMU callee.
+ *
+ * The reference: a process pinned to core 0 that only counts datagrams on one socket while the
+ * generator blasts 172-byte datagrams (a G.711 packet's size) at it as fast as it can.
+ *
+ * CAPSTAN_BENCH_CPU_PROF=<dir> runs the media server with --cpu-prof into that folder.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readdir, rm, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SECRET = 'media-capacity-bench-secret';
+const here = fileURLToPath(new URL('.', import.meta.url));
+
+export interface MediaCapacityOptions {
+  /** Call counts to try, in order; stops at the first that loses anything. Default 100, 200, 400, 600, 800, 1000, 1200, 1400. */
+  steps?: number[];
+  /** Opus (mixed) call counts. Default 100, 200, 300, 400, 500, 600, 800. */
+  opusSteps?: number[];
+  /** Audio per step. Default 10 s. */
+  windowSeconds?: number;
+  /** Length of the bare-socket blast. Default 5 s. */
+  bareSeconds?: number;
+}
+
+interface StepResult {
+  calls: number;
+  ok: boolean;
+  sent: number;
+  received: number;
+  placed: number;
+  late: number;
+  dropped: number;
+  cpu: number;
+  /** The part of `cpu` spent in the kernel (receive, send, write, sync). */
+  cpuSystem: number;
+  eventLoopDelayMaxMs: number;
+  rssMiB: number;
+  generatorBehindMaxMs: number;
+}
+
+interface Child {
+  proc: ChildProcess;
+  ask<T>(message: unknown): Promise<T>;
+}
+
+const spawned: ChildProcess[] = [];
+
+function pinned(core: number, script: string, args: string[], extraNodeArgs: string[] = []): Child {
+  const proc = spawn('taskset', ['-c', String(core), process.execPath, '--no-node-snapshot', ...extraNodeArgs, '--import', 'tsx', join(here, 'media-capacity', script), ...args], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  spawned.push(proc);
+  const pending: ((m: unknown) => void)[] = [];
+  proc.on('message', (m) => pending.shift()?.(m));
+  proc.on('exit', (code, signal) => {
+    if (pending.length > 0) process.stderr.write(`media-capacity: ${script} exited (${code ?? signal}) with a request pending\n`);
+  });
+  return {
+    proc,
+    ask<T>(message: unknown): Promise<T> {
+      return new Promise<T>((resolve) => {
+        pending.push(resolve as (m: unknown) => void);
+        if (message !== undefined) proc.send(message as object);
+      });
+    },
+  };
+}
+
+async function blackhole(): Promise<{ port: number; proc: ChildProcess }> {
+  // A socket that never reads: the kernel drops what overflows it, at no cost to anyone's CPU.
+  const proc = spawn('taskset', ['-c', '1', 'python3', '-c', "import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('127.0.0.1',0))\nprint(s.getsockname()[1],flush=True)\ntime.sleep(1e9)"], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const [data] = (await once(proc.stdout!, 'data')) as [Buffer];
+  return { port: Number(data.toString().trim()), proc };
+}
+
+async function api(base: string, method: string, path: string, body?: unknown): Promise<any> {
+  const res = await fetch(base + path, {
+    method,
+    headers: { authorization: `Bearer ${SECRET}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
+}
+
+async function step(calls: number, opus: boolean, windowSeconds: number, server: Child, base: string, load: Child, sink: number, recordingsDir: string): Promise<StepResult> {
+  // Unique per step: a media server keeps finished recordings' results until their files are fetched.
+  const ids = Array.from({ length: calls }, (_, i) => `${opus ? 'o' : 'g'}${calls}-c${i}`);
+  const ports: { port: number; kind: 'pcmu' | 'opus' }[] = [];
+  const remote = { address: '127.0.0.1', port: sink };
+  await inBatches(ids, 50, async (id) => {
+    const res = await api(base, 'POST', '/v1/calls', {
+      callId: id,
+      legs: [
+        { legId: 'caller', codec: opus ? { payloadType: 111, name: 'opus', clockRate: 48000 } : { payloadType: 0, name: 'PCMU' }, remote },
+        { legId: 'callee', codec: { payloadType: 0, name: 'PCMU' }, remote },
+      ],
+    });
+    await api(base, 'POST', `/v1/calls/${id}/recordings`, { recordingId: `r-${id}`, mime: 'audio/L16', channels: 2 });
+    for (const leg of res.legs as { legId: string; rtp: { port: number } }[]) ports.push({ port: leg.rtp.port, kind: opus && leg.legId === 'caller' ? 'opus' : 'pcmu' });
+  });
+  await server.ask({ cmd: 'usage' }); // resets the server's CPU and event-loop counters
+  const played = await load.ask<{ sent: number[]; behindMaxMs: number }>({ cmd: 'play', legs: ports, seconds: windowSeconds });
+  const usage = await server.ask<{ cpu: number; cpuSystem: number; eventLoopDelayMaxMs: number; rssMiB: number }>({ cmd: 'usage' });
+  await new Promise((r) => setTimeout(r, 300)); // the last packets land (jitter delay is 200 ms)
+  let received = 0;
+  let placed = 0;
+  let late = 0;
+  let dropped = 0;
+  await inBatches(ids, 50, async (id) => {
+    const result = await api(base, 'POST', `/v1/recordings/r-${id}/stop`);
+    for (const leg of ['caller', 'callee']) {
+      const t = result.stats[leg];
+      const s = result.stats.legs[leg];
+      received += s.received;
+      placed += t.placed;
+      late += t.late + t.partlyLate + t.tooEarly + t.duplicates + t.outOfSequence;
+      dropped += Object.values(s.dropped as Record<string, number>).reduce((a, b) => a + b, 0);
+    }
+    await api(base, 'DELETE', `/v1/calls/${id}`);
+  });
+  for (const name of await readdir(recordingsDir)) await unlink(join(recordingsDir, name)).catch(() => {});
+  const sent = played.sent.reduce((a, b) => a + b, 0);
+  return {
+    calls,
+    ok: received === sent && placed === sent && late === 0 && dropped === 0,
+    sent,
+    received,
+    placed,
+    late,
+    dropped,
+    cpu: usage.cpu,
+    cpuSystem: usage.cpuSystem,
+    eventLoopDelayMaxMs: usage.eventLoopDelayMaxMs,
+    rssMiB: usage.rssMiB,
+    generatorBehindMaxMs: played.behindMaxMs,
+  };
+}
+
+async function bareCeiling(load: Child, seconds: number): Promise<{ packetsPerSecond: number; cpu: number; sentPerSecond: number }> {
+  const bare = pinned(0, 'server-process.ts', ['bare']);
+  const { port } = await bare.ask<{ port: number }>(undefined);
+  await bare.ask({ cmd: 'usage' });
+  const { sent } = await load.ask<{ sent: number }>({ cmd: 'blast', port, seconds });
+  await new Promise((r) => setTimeout(r, 100));
+  const u = await bare.ask<{ cpu: number; received: number }>({ cmd: 'usage' });
+  bare.proc.send({ cmd: 'close' });
+  await once(bare.proc, 'exit');
+  return { packetsPerSecond: u.received / seconds, cpu: u.cpu, sentPerSecond: sent / seconds };
+}
+
+export async function benchMediaCapacity(options: MediaCapacityOptions = {}): Promise<Record<string, unknown>> {
+  const windowSeconds = options.windowSeconds ?? 10;
+  // This process (the controller) and the generator share core 1; core 0 is the server's alone.
+  execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
+  const dataDir = await mkdtemp(join(tmpdir(), 'capstan-media-capacity-'));
+  const sink = await blackhole();
+  const load = pinned(1, 'load-process.ts', []);
+  await load.ask(undefined);
+  const out: Record<string, unknown> = {};
+  try {
+    const bare = await bareCeiling(load, options.bareSeconds ?? 5);
+    out['bare socket: datagrams/s received on one core'] = Math.round(bare.packetsPerSecond);
+    out['bare socket: receiver CPU (1 = one core)'] = bare.cpu;
+    out['bare socket: datagrams/s sent'] = Math.round(bare.sentPerSecond);
+    out['bare socket: G.711 calls equivalent (100 packets/s each)'] = Math.round(bare.packetsPerSecond / 100);
+
+    const prof = process.env.CAPSTAN_BENCH_CPU_PROF;
+    const server = pinned(0, 'server-process.ts', ['media', dataDir], prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []);
+    const { controlUrl } = await server.ask<{ controlUrl: string }>(undefined);
+    const recordingsDir = join(dataDir, 'recordings');
+    for (const [label, opus, steps] of [
+      ['G.711', false, options.steps ?? [100, 200, 400, 600, 800, 1000, 1200, 1400]],
+      ['Opus+G.711', true, options.opusSteps ?? [100, 200, 300, 400, 500, 600, 800]],
+    ] as const) {
+      let best: StepResult | undefined;
+      for (const calls of steps) {
+        const r = await step(calls, opus, windowSeconds, server, controlUrl, load, sink.port, recordingsDir);
+        process.stderr.write(`media-capacity ${label} ${calls} calls: ${JSON.stringify(r)}\n`);
+        if (!r.ok) {
+          out[`${label}: first failing step`] = `${calls} calls: sent ${r.sent}, received ${r.received}, placed ${r.placed}, late ${r.late}, dropped ${r.dropped}, CPU ${r.cpu.toFixed(2)}, loop delay max ${r.eventLoopDelayMaxMs.toFixed(0)} ms`;
+          break;
+        }
+        best = r;
+      }
+      out[`${label}: most calls on one core with no loss, no late`] = best?.calls ?? 0;
+      if (best) {
+        out[`${label}: server CPU at that count (1 = one core)`] = best.cpu;
+        out[`${label}: packets/s received at that count`] = Math.round(best.received / windowSeconds);
+        out[`${label}: event-loop delay max (ms)`] = best.eventLoopDelayMaxMs;
+        out[`${label}: server RSS (MiB)`] = Math.round(best.rssMiB);
+        out[`${label}: share of the bare-socket ceiling`] = best.received / windowSeconds / bare.packetsPerSecond;
+      }
+    }
+    server.proc.send({ cmd: 'close' });
+    await once(server.proc, 'exit');
+  } catch (e) {
+    // Leave no pinned process behind: the server is the only one not closed below.
+    for (const child of spawned) if (child.exitCode === null) child.kill();
+    throw e;
+  } finally {
+    load.proc.send({ cmd: 'close' });
+    sink.proc.kill();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+  out['window per step (s)'] = windowSeconds;
+  return out;
+}

@@ -1,0 +1,97 @@
+/**
+ * The media-capacity benchmark's load generator, pinned to the other core: plays many legs' RTP
+ * at real-time pace (one 20 ms packet per leg every 20 ms, legs' phases spread evenly over the
+ * 20 ms as independent phones would be), or blasts datagrams as fast as it can (for the bare
+ * socket reference). Commands and results over the IPC channel.
+ */
+import { createSocket } from 'node:dgram';
+import { setTimeout as sleep } from 'node:timers/promises';
+import discordOpus from '@discordjs/opus';
+import { ulawEncode } from '../../media/codecs/g711.ts';
+
+interface PlayCommand {
+  cmd: 'play';
+  legs: { port: number; kind: 'pcmu' | 'opus' }[];
+  seconds: number;
+}
+interface BlastCommand {
+  cmd: 'blast';
+  port: number;
+  seconds: number;
+}
+
+const socket = createSocket('udp4');
+socket.bind(0, '127.0.0.1');
+socket.on('listening', () => {
+  // Large enough that the sender's own queue is never the limit.
+  socket.setSendBufferSize(8 * 1024 * 1024);
+  process.send!({ ready: true });
+});
+
+/** 50 frames (1 s) of each codec's audio, encoded once: speech-like tones. */
+const pcmuFrames = Array.from({ length: 50 }, (_, f) =>
+  ulawEncode(Int16Array.from({ length: 160 }, (_, i) => Math.round(6000 * Math.sin((2 * Math.PI * (200 + 10 * f) * (f * 160 + i)) / 8000)))),
+);
+const opusFrames = (() => {
+  const enc = new discordOpus.OpusEncoder(48000, 1);
+  return Array.from({ length: 50 }, (_, f) => {
+    const pcm = Buffer.alloc(1920);
+    for (let i = 0; i < 960; i++) pcm.writeInt16LE(Math.round(6000 * Math.sin((2 * Math.PI * (200 + 10 * f) * (f * 960 + i)) / 48000)), 2 * i);
+    return enc.encode(pcm);
+  });
+})();
+
+function packet(kind: 'pcmu' | 'opus', leg: number, n: number): Buffer {
+  const payload = kind === 'pcmu' ? pcmuFrames[n % 50]! : opusFrames[n % 50]!;
+  const buf = Buffer.allocUnsafe(12 + payload.length);
+  buf[0] = 0x80;
+  buf[1] = kind === 'pcmu' ? 0 : 111;
+  buf.writeUInt16BE(n & 0xffff, 2);
+  buf.writeUInt32BE(((kind === 'pcmu' ? 160 : 960) * n) >>> 0, 4);
+  buf.writeUInt32BE(leg + 1, 8);
+  buf.set(payload, 12);
+  return buf;
+}
+
+async function play({ legs, seconds }: PlayCommand): Promise<{ sent: number[]; behindMaxMs: number }> {
+  const sent = new Array<number>(legs.length).fill(0);
+  const packets = Math.round(seconds * 50);
+  const spacing = 20 / legs.length;
+  const start = performance.now() + 50;
+  let behindMaxMs = 0;
+  // Slot s is packet floor(s / L) of leg s % L, due at start + s × spacing.
+  let slot = 0;
+  const slots = packets * legs.length;
+  while (slot < slots) {
+    const now = performance.now();
+    while (slot < slots && start + slot * spacing <= now) {
+      const leg = slot % legs.length;
+      const n = Math.floor(slot / legs.length);
+      socket.send(packet(legs[leg]!.kind, leg, n), legs[leg]!.port, '127.0.0.1');
+      sent[leg]!++;
+      behindMaxMs = Math.max(behindMaxMs, now - (start + slot * spacing));
+      slot++;
+    }
+    await sleep(1);
+  }
+  await sleep(50);
+  return { sent, behindMaxMs };
+}
+
+async function blast({ port, seconds }: BlastCommand): Promise<{ sent: number }> {
+  const buf = Buffer.alloc(172, 0x80);
+  let sent = 0;
+  const end = performance.now() + seconds * 1000;
+  while (performance.now() < end) {
+    for (let i = 0; i < 256; i++) socket.send(buf, port, '127.0.0.1');
+    sent += 256;
+    await new Promise((r) => setImmediate(r));
+  }
+  return { sent };
+}
+
+process.on('message', (m: PlayCommand | BlastCommand | { cmd: 'close' }) => {
+  if (m.cmd === 'play') void play(m).then((r) => process.send!(r));
+  if (m.cmd === 'blast') void blast(m).then((r) => process.send!(r));
+  if (m.cmd === 'close') socket.close(() => process.exit(0));
+});
