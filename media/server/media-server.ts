@@ -248,6 +248,7 @@ export class MediaServer implements MediaControl {
       signUri: (name) => this.signUri(name),
       jitterDelayMs: this.options.jitterDelayMs,
       flushIntervalMs: this.options.flushIntervalMs,
+      tickMs: this.options.writeIntervalMs,
       maskDtmf: request.maskDtmf ?? false,
       metadata: { callId, mediaServer: this.id },
       onError: (err) => this.logger.error({ recordingId, callId, err }, 'recording failed'),
