@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { CapstanConfig } from './config/schema.ts';
 import { EventBus } from './events/event-bus.ts';
 import { createHttpServer } from './http/create-http-server.ts';
+import { installApiAuth } from './http/api-auth.ts';
 import { healthRoutes } from './http/routes/health-routes.ts';
 import { mediaServerRoutes } from './http/routes/media-server-routes.ts';
 import { recordingRoutes } from './http/routes/recording-routes.ts';
@@ -98,6 +99,11 @@ export class Host {
   static async start(config: CapstanConfig, options: HostOptions = {}): Promise<Host> {
     const logger = options.logger ?? createLogger({ level: config.logLevel });
     const http = await createHttpServer(logger, VERSION);
+    // Before any route: every /api/v1 request gets its principal (token and role) first.
+    installApiAuth(http, config.api.tokens);
+    if (config.api.tokens.length === 0 && !['127.0.0.1', '::1', 'localhost'].includes(config.http.address)) {
+      logger.warn({ address: config.http.address }, 'the API is open (no api.tokens) and listens beyond loopback: configure api.tokens');
+    }
     const plugins = new PluginHost();
     for (const plugin of [...builtinPlugins(), ...(options.plugins ?? [])]) plugins.register(plugin);
     const host = new Host(config, logger, http, plugins);
@@ -196,7 +202,7 @@ export class Host {
     this.#retention = new RetentionRunner({ store, content, locations, logger: componentLogger(logger, 'retention') }, retention.policies);
     this.#retention.schedule(retention.intervalMinutes * 60_000);
     retentionRoutes(this.http, this.#retention);
-    recordingRoutes(this.http, { store: () => store, content, locations, keys: () => keys });
+    recordingRoutes(this.http, { store: () => store, content, locations, keys: () => keys, audit: () => this.services.get('auditLog') });
     this.#url = await this.http.listen({ port: config.http.port, host: config.http.address });
     const publicUrl = config.http.publicUrl ?? this.#url;
     logger.info({ url: this.#url, dataDir: config.dataDir }, 'host listening');

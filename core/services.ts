@@ -6,11 +6,13 @@ import { CapstanError } from './errors.ts';
 import type { RecordingStore } from './recorder/recording-store.ts';
 import type { MailDelivery } from './delivery/mail-delivery.ts';
 import type { DeliveryStore } from './delivery/delivery-store.ts';
+import type { AuditLog } from './recorder/audit-log.ts';
 import type { TelephonyServices } from './telephony/telephony-services.ts';
 
 export interface Services {
   recordingStore: RecordingStore;
   deliveryStore: DeliveryStore;
+  auditLog: AuditLog;
   mail: MailDelivery;
   telephony: TelephonyServices;
 }

@@ -9,13 +9,14 @@ export const SAMPLE_AUDIO = fileURLToPath(new URL('../../examples/audio/caller.w
 export const SAMPLE_CALLEE_AUDIO = fileURLToPath(new URL('../../examples/audio/callee.wav', import.meta.url));
 
 export const CALL_USAGE = `capstan call [--audio FILE.wav] [--callee-audio FILE.wav] [--duration S] [--workgroup W] [--agent A]
-             [--from ANI] [--to DNIS] [--codec PCMU|PCMA] [--host URL] [--no-wait]
+             [--from ANI] [--to DNIS] [--codec PCMU|PCMA] [--host URL] [--token T] [--no-wait]
 
 Places a simulated two-leg call through a running host (default http://127.0.0.1:8080): both legs
 send real G.711 RTP over UDP in 20 ms packets at real-time pace. The caller plays --audio (an 8 kHz
 16-bit WAV; default: the sample in examples/audio/), the callee --callee-audio (default: its sample).
 --duration defaults to the caller audio's length. Unless --no-wait, waits until the recordings are
-stored and prints where they are.`;
+stored and prints where they are. --token (default $CAPSTAN_TOKEN) is an admin API token when the
+host has api.tokens.`;
 
 export const callFlags = {
   audio: { type: 'string' },
@@ -27,6 +28,7 @@ export const callFlags = {
   to: { type: 'string' },
   codec: { type: 'string' },
   host: { type: 'string' },
+  token: { type: 'string' },
   'no-wait': { type: 'boolean' },
 } as const;
 
@@ -55,6 +57,7 @@ export async function runCall(values: Record<string, string | boolean | undefine
     ...(values.to !== undefined ? { to: values.to as string } : {}),
     workgroup: (values.workgroup as string | undefined) ?? null,
     agent: (values.agent as string | undefined) ?? null,
+    ...(values.token !== undefined ? { token: values.token as string } : {}),
   });
   out(`call ${result.callId} on ${result.mediaServerId}: ${(result.durationMs / 1000).toFixed(2)} s, ${result.packetsSent} packets per leg sent, ${result.packetsReceived.caller + result.packetsReceived.callee} relayed back`);
   for (const r of result.recordings) out(`  recording ${r.recordingId} (${r.requester}) → ${r.fileName}`);
@@ -62,7 +65,7 @@ export async function runCall(values: Record<string, string | boolean | undefine
     if (result.recordings.length === 0) out('  no recording was started (no recorder policy matched)');
     return { callId: result.callId, recordings: result.recordings.map((r) => ({ id: r.recordingId, status: 'recording', audioUrl: `${host}/api/v1/recordings/${r.recordingId}/audio` })) };
   }
-  const stored = await waitForStoredRecordings(host, result.callId);
+  const stored = await waitForStoredRecordings(host, result.callId, 30_000, (values.token as string | undefined) ?? process.env.CAPSTAN_TOKEN);
   const recordings = stored.map((r) => ({ id: r.id, status: r.status, audioUrl: `${host}/api/v1/recordings/${r.id}/audio` }));
   for (const r of stored) {
     out(r.status === 'stored'

@@ -94,6 +94,33 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** Who may use the HTTP API (docs/api.md). */
+    api: z
+      .object({
+        /**
+         * API tokens with their role. With none configured the API is open to whoever reaches
+         * `http.address` (the default, loopback only, for a single box). Default [].
+         */
+        tokens: z
+          .array(
+            z
+              .object({
+                /** Who holds it, as written in the audit log. */
+                name: z.string().min(1),
+                /** The bearer token itself: at least 24 characters. Read it from the environment in a `.ts` config. */
+                token: z.string().min(24, 'at least 24 characters'),
+                /** `admin` (everything), `supervisor` (all recordings, read), `agent` (its own calls and recordings). */
+                role: z.enum(['admin', 'supervisor', 'agent']),
+                /** The agent id an `agent` token stands for. */
+                agent: z.string().min(1).optional(),
+              })
+              .strict()
+              .refine((t) => t.role !== 'agent' || t.agent !== undefined, { message: 'an agent token needs "agent"', path: ['agent'] }),
+          )
+          .default([]),
+      })
+      .strict()
+      .prefault({}),
     /** Folder for the database, recordings, outbox and secrets. Default `var`. */
     dataDir: z.string().min(1).default('var'),
     /** Folder of handler scripts. Default `handlers`. */

@@ -289,6 +289,11 @@ export class TelephonyServices {
     return found;
   }
 
+  /** The call a recording in progress belongs to. */
+  callOfRecording(recordingId: string): CallInfo {
+    return this.#recording(recordingId).call.info;
+  }
+
   async pauseRecording(recordingId: string, mode: 'skip' | 'silence'): Promise<void> {
     const { info } = this.#recording(recordingId);
     await this.#client(info.mediaServerId).pauseRecording(recordingId, { mode });

@@ -4,6 +4,9 @@ import { Endpoint, LegCodec, LegRole, RecordingMime } from '../../media/control-
 import type { TelephonyServices } from '../../core/telephony/telephony-services.ts';
 import type { EventBus } from '../../core/events/event-bus.ts';
 import { schemaOf } from '../../core/http/zod-schema.ts';
+import { mayAccessAgentOf, requireRole } from '../../core/http/api-auth.ts';
+import { CapstanError } from '../../core/errors.ts';
+import type { FastifyRequest } from 'fastify';
 
 export const CreateCallBody = z.object({
   from: z.string().min(1).max(128).default('anonymous'),
@@ -33,6 +36,13 @@ const StartBody = z.object({
 const PauseBody = z.object({ mode: z.enum(['skip', 'silence']).default('silence') });
 
 /** The simulator's call control over HTTP: what `capstan call` uses, and any script can. */
+/** An agent may act on its own calls only; supervisors read; admins do anything. */
+function ownCall(request: FastifyRequest, agent: string | null, write: boolean): void {
+  const p = request.principal;
+  if (write && p.role === 'supervisor') requireRole(request, 'admin', 'agent');
+  if (!mayAccessAgentOf(p, agent)) throw new CapstanError('CAPSTAN_ERR_FORBIDDEN', `That call is not ${p.name}'s`);
+}
+
 export function callRoutes(app: FastifyInstance, telephony: () => TelephonyServices, events: EventBus): void {
   /**
    * The call source's side of re-pointing (what a re-INVITE is for SIP): a server-sent event
@@ -42,6 +52,7 @@ export function callRoutes(app: FastifyInstance, telephony: () => TelephonyServi
   app.get('/api/v1/calls/:callId/events', { schema: { tags: ['calls'], summary: 'Server-sent events: where each leg must send its RTP (media), until the call ends', params: schemaOf(CallParams) } }, async (request, reply) => {
     const { callId } = request.params as z.infer<typeof CallParams>;
     const call = telephony().get(callId); // 404 before the stream starts
+    ownCall(request, call.agent, false);
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
@@ -60,18 +71,25 @@ export function callRoutes(app: FastifyInstance, telephony: () => TelephonyServi
     res.on('close', () => offs.forEach((off) => off()));
   });
 
-  app.post('/api/v1/calls', { schema: { tags: ['calls'], summary: 'Place a simulated call; answers where each leg sends RTP', body: schemaOf(CreateCallBody) } }, async (request, reply) => {
+  app.post('/api/v1/calls', { schema: { tags: ['calls'], summary: 'Place a simulated call; answers where each leg sends RTP (admin)', body: schemaOf(CreateCallBody) } }, async (request, reply) => {
+    requireRole(request, 'admin');
     const body = request.body as z.infer<typeof CreateCallBody>;
     const connected = await telephony().createCall({ source: 'simulator', ...body });
     const call = telephony().get(connected.call.callId);
     return reply.status(201).send({ ...connected, recordings: call.recordings });
   });
-  app.get('/api/v1/calls', { schema: { tags: ['calls'], summary: 'Calls in progress' } }, async () => ({ items: telephony().list() }));
-  app.get('/api/v1/calls/:callId', { schema: { tags: ['calls'], summary: 'One call in progress', params: schemaOf(CallParams) } }, async (request) =>
-    telephony().get((request.params as z.infer<typeof CallParams>).callId),
-  );
+  app.get('/api/v1/calls', { schema: { tags: ['calls'], summary: 'Calls in progress (an agent’s own)' } }, async (request) => ({
+    items: telephony().list().filter((c) => mayAccessAgentOf(request.principal, c.agent)),
+  }));
+  app.get('/api/v1/calls/:callId', { schema: { tags: ['calls'], summary: 'One call in progress', params: schemaOf(CallParams) } }, async (request) => {
+    const call = telephony().get((request.params as z.infer<typeof CallParams>).callId);
+    ownCall(request, call.agent, false);
+    return call;
+  });
   app.delete('/api/v1/calls/:callId', { schema: { tags: ['calls'], summary: 'Hang up', params: schemaOf(CallParams) } }, async (request, reply) => {
-    await telephony().hangup((request.params as z.infer<typeof CallParams>).callId);
+    const { callId } = request.params as z.infer<typeof CallParams>;
+    ownCall(request, telephony().get(callId).agent, true);
+    await telephony().hangup(callId);
     return reply.status(204).send();
   });
   app.post(
@@ -80,18 +98,27 @@ export function callRoutes(app: FastifyInstance, telephony: () => TelephonyServi
     async (request, reply) => {
       const { callId } = request.params as z.infer<typeof CallParams>;
       const body = request.body as z.infer<typeof StartBody>;
+      ownCall(request, telephony().get(callId).agent, true);
+      // What an agent starts is its own ad hoc recording, whatever the body says.
+      if (request.principal.role === 'agent') body.requester = 'client';
       return reply.status(201).send(await telephony().startRecording(callId, body));
     },
   );
   app.post('/api/v1/recordings/:id/pause', { schema: { tags: ['calls'], summary: 'Pause a recording', params: schemaOf(RecordingParams), body: schemaOf(PauseBody) } }, async (request, reply) => {
-    await telephony().pauseRecording((request.params as z.infer<typeof RecordingParams>).id, (request.body as z.infer<typeof PauseBody>).mode);
+    const { id } = request.params as z.infer<typeof RecordingParams>;
+    ownCall(request, telephony().callOfRecording(id).agent, true);
+    await telephony().pauseRecording(id, (request.body as z.infer<typeof PauseBody>).mode);
     return reply.status(204).send();
   });
   app.post('/api/v1/recordings/:id/resume', { schema: { tags: ['calls'], summary: 'Resume a paused recording', params: schemaOf(RecordingParams) } }, async (request, reply) => {
-    await telephony().resumeRecording((request.params as z.infer<typeof RecordingParams>).id);
+    const { id } = request.params as z.infer<typeof RecordingParams>;
+    ownCall(request, telephony().callOfRecording(id).agent, true);
+    await telephony().resumeRecording(id);
     return reply.status(204).send();
   });
-  app.post('/api/v1/recordings/:id/stop', { schema: { tags: ['calls'], summary: 'Stop a recording', params: schemaOf(RecordingParams) } }, async (request) =>
-    telephony().stopRecording((request.params as z.infer<typeof RecordingParams>).id),
-  );
+  app.post('/api/v1/recordings/:id/stop', { schema: { tags: ['calls'], summary: 'Stop a recording', params: schemaOf(RecordingParams) } }, async (request) => {
+    const { id } = request.params as z.infer<typeof RecordingParams>;
+    ownCall(request, telephony().callOfRecording(id).agent, true);
+    return telephony().stopRecording(id);
+  });
 }

@@ -31,6 +31,8 @@ export interface SimulatedCallOptions {
   location?: string;
   /** Address the legs' sockets bind to and announce. Default 127.0.0.1. */
   address?: string;
+  /** API token (api.tokens). Default: the CAPSTAN_TOKEN environment variable, else none. */
+  token?: string;
   /** Called once the call is connected, before the first packet (e.g. to start an ad hoc recording). */
   onConnected?: (call: CallCreated) => Promise<void>;
 }
@@ -62,10 +64,15 @@ export interface SimulatedCallResult {
   durationMs: number;
 }
 
-async function api<T>(url: string, init: RequestInit = {}): Promise<T> {
+/** `Authorization` for the host's API when a token is given (api.tokens). */
+function authHeaders(token: string | undefined): Record<string, string> {
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+async function api<T>(url: string, init: RequestInit = {}, token?: string): Promise<T> {
   let response: Response;
   try {
-    response = await fetch(url, { ...init, signal: AbortSignal.timeout(15_000) });
+    response = await fetch(url, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), ...authHeaders(token) }, signal: AbortSignal.timeout(15_000) });
   } catch (e) {
     throw new CapstanError('CAPSTAN_ERR_HOST_UNREACHABLE', `Capstan host at ${new URL(url).origin} did not answer: ${(e as Error).message}`, { cause: e });
   }
@@ -127,6 +134,7 @@ class LegSender {
  */
 export async function placeSimulatedCall(options: SimulatedCallOptions): Promise<SimulatedCallResult> {
   const codec = options.codec ?? 'PCMU';
+  const token = options.token ?? process.env.CAPSTAN_TOKEN;
   const address = options.address ?? '127.0.0.1';
   const packets = Math.ceil((options.durationMs ?? (options.callerAudio.length / 8000) * 1000) / PACKET_MS);
   if (packets <= 0) throw new CapstanError('CAPSTAN_ERR_AUDIO_FILE', 'The call would have no audio: give a longer file or --duration');
@@ -161,13 +169,13 @@ export async function placeSimulatedCall(options: SimulatedCallOptions): Promise
           rtp: { address, port: sockets[role].address().port },
         })),
       }),
-    });
+    }, token);
     callId = created.call.callId;
     const targets = Object.fromEntries(created.legs.map((l) => [l.role, l.rtp])) as Record<'caller' | 'callee', { address: string; port: number }>;
     const changes: { at: number; mediaServerId: string | null; reason: string }[] = [];
     // Where to send can change during the call (a media server inserted, taken out, replaced):
     // the host says so on the call's event stream. Its first event is the state now.
-    await followMediaEvents(`${base}/api/v1/calls/${callId}/events`, stream.signal, (e) => {
+    await followMediaEvents(`${base}/api/v1/calls/${callId}/events`, stream.signal, token, (e) => {
       for (const l of e.legs) targets[l.role] = l.rtp;
       changes.push({ at: performance.now(), mediaServerId: e.mediaServerId, reason: e.reason });
     });
@@ -186,7 +194,7 @@ export async function placeSimulatedCall(options: SimulatedCallOptions): Promise
     const rest = t0 + packets * PACKET_MS - performance.now();
     if (rest > 1) await sleep(rest);
     const durationMs = performance.now() - t0;
-    await api(`${base}/api/v1/calls/${callId}`, { method: 'DELETE' });
+    await api(`${base}/api/v1/calls/${callId}`, { method: 'DELETE' }, token);
     callId = null;
     const last = changes.at(-1);
     return {
@@ -204,7 +212,7 @@ export async function placeSimulatedCall(options: SimulatedCallOptions): Promise
   } finally {
     stream.abort();
     // A call that failed midway is hung up so the media server does not keep it.
-    if (callId !== null) await api(`${options.hostUrl.replace(/\/$/, '')}/api/v1/calls/${callId}`, { method: 'DELETE' }).catch(() => undefined);
+    if (callId !== null) await api(`${options.hostUrl.replace(/\/$/, '')}/api/v1/calls/${callId}`, { method: 'DELETE' }, token).catch(() => undefined);
     for (const socket of Object.values(sockets)) socket.close();
   }
 }
@@ -219,8 +227,8 @@ interface MediaEvent {
  * Reads the call's server-sent events in the background, calling `onMedia` for each `media` event;
  * resolves once the first one (the current state) has arrived.
  */
-async function followMediaEvents(url: string, signal: AbortSignal, onMedia: (e: MediaEvent) => void): Promise<void> {
-  const response = await fetch(url, { signal }).catch((e: unknown) => {
+async function followMediaEvents(url: string, signal: AbortSignal, token: string | undefined, onMedia: (e: MediaEvent) => void): Promise<void> {
+  const response = await fetch(url, { signal, headers: authHeaders(token) }).catch((e: unknown) => {
     throw new CapstanError('CAPSTAN_ERR_HOST_UNREACHABLE', `Event stream ${url}: ${(e as Error).message}`, { cause: e });
   });
   if (!response.ok || !response.body) throw new CapstanError('CAPSTAN_ERR_BAD_REQUEST', `Event stream ${url} answered ${response.status}`);
@@ -259,11 +267,14 @@ export async function waitForStoredRecordings(
   hostUrl: string,
   callId: string,
   timeoutMs = 30_000,
+  token: string | undefined = process.env.CAPSTAN_TOKEN,
 ): Promise<{ id: string; status: string; mediaPath: string | null; durationMs: number | null; sizeBytes: number | null }[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { items } = await api<{ items: { id: string; status: string; mediaPath: string | null; durationMs: number | null; sizeBytes: number | null; uri: string | null }[] }>(
       `${hostUrl.replace(/\/$/, '')}/api/v1/recordings?callId=${encodeURIComponent(callId)}`,
+      {},
+      token,
     );
     if (items.every((r) => r.status === 'failed' || (r.status === 'stored' && r.uri === null))) return items;
     if (Date.now() > deadline) {

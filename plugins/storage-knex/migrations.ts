@@ -68,6 +68,22 @@ const migrations: Record<string, Knex.Migration> = {
       await knex.schema.dropTable('deliveries');
     },
   },
+  '0003_audit': {
+    async up(knex) {
+      await knex.schema.createTable('audit_log', (t) => {
+        t.increments('seq').primary();
+        t.string('at', 32).notNullable().index();
+        t.string('actor', 128).notNullable().index();
+        t.string('role', 16).notNullable();
+        t.string('action', 16).notNullable();
+        t.string('recording_id', 64).notNullable().index();
+        t.text('detail').nullable();
+      });
+    },
+    async down(knex) {
+      await knex.schema.dropTable('audit_log');
+    },
+  },
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -40,13 +40,13 @@ describe('the plugin contract', () => {
       name: 'example:audit',
       setup(c) {
         c.events.on('media-server.up', ({ id }) => void seen.push(id));
-        c.http.get('/api/v1/audit', async () => ({ mail: c.services.get('mail').mode, seen }));
+        c.http.get('/api/v1/example/seen', async () => ({ mail: c.services.get('mail').mode, seen }));
       },
     };
     const withPlugin = await startTestHost({ mediaServers: { embedded: 0 } }, [custom]);
     try {
       withPlugin.registry.register({ id: 'ext-1', location: 'x', controlUrl: 'http://127.0.0.1:1', version: '0' });
-      const r = await withPlugin.http.inject({ url: '/api/v1/audit' });
+      const r = await withPlugin.http.inject({ url: '/api/v1/example/seen' });
       expect(r.json()).toEqual({ mail: 'outbox', seen: ['ext-1'] });
     } finally {
       await withPlugin.close();

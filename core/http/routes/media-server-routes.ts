@@ -5,6 +5,7 @@ import { LoadReport, RegisterRequest } from '../../../media/control-api.ts';
 import { CapstanError } from '../../errors.ts';
 import type { MediaServerRegistry } from '../../telephony/media-server-registry.ts';
 import { schemaOf } from '../zod-schema.ts';
+import { requireRole } from '../api-auth.ts';
 
 /** Media servers authenticate with the shared secret as a bearer token. */
 export function requireSecret(secret: string): (request: FastifyRequest) => Promise<void> {
@@ -35,7 +36,8 @@ export function mediaServerRoutes(app: FastifyInstance, deps: { registry: MediaS
       return reply.status(204).send();
     },
   );
-  app.get('/api/v1/media-servers', { schema: { tags: ['media servers'], summary: 'Media servers with location, state, CPU, resources' } }, async () => ({
-    items: deps.registry.list(),
-  }));
+  app.get('/api/v1/media-servers', { schema: { tags: ['media servers'], summary: 'Media servers with location, state, CPU, resources' } }, async (request) => {
+    requireRole(request, 'admin', 'supervisor');
+    return { items: deps.registry.list() };
+  });
 }

@@ -5,6 +5,8 @@ import { CapstanError } from '../../errors.ts';
 import type { ContentStore } from '../../recorder/content-store.ts';
 import type { RecordingStore } from '../../recorder/recording-store.ts';
 import type { RecorderKeys } from '../../recorder/recorder-keys.ts';
+import type { AuditLog } from '../../recorder/audit-log.ts';
+import { mayAccessAgentOf, requireRole, type Principal } from '../api-auth.ts';
 import { parseByteRange } from '../byte-range.ts';
 import { schemaOf } from '../zod-schema.ts';
 
@@ -23,6 +25,23 @@ const ListQuery = z.object({
   offset: z.coerce.number().int().min(0).default(0),
 });
 const IdParams = z.object({ id: z.string().min(1).max(64) });
+const AudioQuery = z.object({ download: z.string().optional() });
+const AuditQuery = z.object({
+  recordingId: z.string().optional(),
+  actor: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  offset: z.coerce.number().int().min(0).default(0),
+});
+
+/** A recording the principal may see: an agent only its own (others answer 403). */
+async function visibleRecording(deps: RecordingRoutesDeps, principal: Principal, id: string) {
+  const row = await deps.store().get(id);
+  if (!row) throw new CapstanError('CAPSTAN_ERR_RECORDING_NOT_FOUND', `No recording with id ${id}`, { details: { id } });
+  if (!mayAccessAgentOf(principal, row.agent)) {
+    throw new CapstanError('CAPSTAN_ERR_FORBIDDEN', `Recording ${id} is not one of ${principal.name}'s`, { details: { id } });
+  }
+  return row;
+}
 
 export interface RecordingRoutesDeps {
   store: () => RecordingStore;
@@ -30,12 +49,15 @@ export interface RecordingRoutesDeps {
   content: ContentStore;
   locations: Record<string, ContentStore>;
   keys: () => RecorderKeys | null;
+  audit: () => AuditLog;
 }
 
 export function recordingRoutes(app: FastifyInstance, deps: RecordingRoutesDeps): void {
   app.get('/api/v1/recordings', { schema: { tags: ['recordings'], summary: 'Search recordings (call, time, agent, workgroup, tag, ANI, DNIS), newest first, paged', querystring: schemaOf(ListQuery) } }, async (request) => {
     const q = request.query as z.infer<typeof ListQuery>;
     const { limit, offset, from, to, ...filters } = q;
+    // An agent's search is always of its own recordings.
+    if (request.principal.role === 'agent') filters.agent = request.principal.agent!;
     // Stored times are UTC ISO strings: normalize the bounds so they compare as text.
     const utc = (t: string) => new Date(t).toISOString();
     const { items, total } = await deps.store().list({
@@ -50,18 +72,26 @@ export function recordingRoutes(app: FastifyInstance, deps: RecordingRoutesDeps)
 
   app.get('/api/v1/recordings/:id', { schema: { tags: ['recordings'], summary: 'One recording', params: schemaOf(IdParams) } }, async (request) => {
     const { id } = request.params as z.infer<typeof IdParams>;
-    const row = await deps.store().get(id);
-    if (!row) throw new CapstanError('CAPSTAN_ERR_RECORDING_NOT_FOUND', `No recording with id ${id}`, { details: { id } });
-    return row;
+    return visibleRecording(deps, request.principal, id);
+  });
+
+  app.delete('/api/v1/recordings/:id', { schema: { tags: ['recordings'], summary: 'Delete a recording, media and all (admin; audited)', params: schemaOf(IdParams) } }, async (request, reply) => {
+    const principal = requireRole(request, 'admin');
+    const { id } = request.params as z.infer<typeof IdParams>;
+    const row = await visibleRecording(deps, principal, id);
+    await deps.audit().append({ at: new Date().toISOString(), actor: principal.name, role: principal.role, action: 'delete', recordingId: id, detail: null });
+    const where = row.mediaLocation === null || row.mediaLocation === 'store' ? deps.content : deps.locations[row.mediaLocation];
+    if (row.mediaPath !== null && where) where.remove(row.mediaPath);
+    await deps.store().remove(id);
+    return reply.status(204).send();
   });
 
   app.get(
     '/api/v1/recordings/:id/audio',
-    { schema: { tags: ['recordings'], summary: 'The recording’s audio (supports Range)', params: schemaOf(IdParams) } },
+    { schema: { tags: ['recordings'], summary: 'The recording’s audio (supports Range; ?download=1 to export); audited', params: schemaOf(IdParams), querystring: schemaOf(AudioQuery) } },
     async (request, reply) => {
       const { id } = request.params as z.infer<typeof IdParams>;
-      const row = await deps.store().get(id);
-      if (!row) throw new CapstanError('CAPSTAN_ERR_RECORDING_NOT_FOUND', `No recording with id ${id}`, { details: { id } });
+      const row = await visibleRecording(deps, request.principal, id);
       const where = row.mediaLocation === null || row.mediaLocation === 'store' ? deps.content : deps.locations[row.mediaLocation];
       if (row.status !== 'stored' || row.mediaPath === null || !where || !where.exists(row.mediaPath)) {
         throw new CapstanError('CAPSTAN_ERR_CONFLICT', `Recording ${id} has no stored audio (status ${row.status})`, { details: { id, status: row.status } });
@@ -85,9 +115,26 @@ export function recordingRoutes(app: FastifyInstance, deps: RecordingRoutesDeps)
       }
       const start = range?.start ?? 0;
       const end = range?.end ?? size - 1;
+      // Audited before a byte leaves: `download` marks an export, anything else a playback.
+      const p = request.principal;
+      await deps.audit().append({
+        at: new Date().toISOString(),
+        actor: p.name,
+        role: p.role,
+        action: (request.query as { download?: string }).download ? 'export' : 'playback',
+        recordingId: id,
+        detail: range ? `bytes ${start}-${end}/${size}` : null,
+      });
+      if ((request.query as { download?: string }).download) void reply.header('content-disposition', `attachment; filename="${row.id}${ext}"`);
       if (range) void reply.status(206).header('content-range', `bytes ${start}-${end}/${size}`);
       void reply.header('content-length', end - start + 1);
       return reply.send(body ? body.subarray(start, end + 1) : createReadStream(path, { start, end }));
     },
   );
+
+  app.get('/api/v1/audit', { schema: { tags: ['recordings'], summary: 'Who played, exported or deleted which recording (admin, supervisor)', querystring: schemaOf(AuditQuery) } }, async (request) => {
+    requireRole(request, 'admin', 'supervisor');
+    const q = request.query as z.infer<typeof AuditQuery>;
+    return { items: await deps.audit().list(q) };
+  });
 }

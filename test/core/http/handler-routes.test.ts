@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { createHttpServer } from '../../../core/http/create-http-server.ts';
 import { handlerRoutes } from '../../../core/http/routes/handler-routes.ts';
+import { installApiAuth } from '../../../core/http/api-auth.ts';
 import { memoryLogger, startRuntime, type RuntimeFixture } from '../handlers/helpers.ts';
 
 describe('the handlers API', () => {
@@ -10,6 +11,7 @@ describe('the handlers API', () => {
   beforeAll(async () => {
     f = await startRuntime({ ok: `capstan.on('call.held', () => {});`, broken: `const = ;` });
     app = await createHttpServer(memoryLogger().logger, 'test');
+    installApiAuth(app, []);
     handlerRoutes(app, f.runtime);
     await app.ready();
   });
