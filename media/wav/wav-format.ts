@@ -13,6 +13,7 @@
  * `data` is always last, so the file can grow by appending and stays a valid WAV up to the last
  * header update.
  */
+import { pcm16le } from '../codecs/builtin/pcm-codec.ts';
 import { alawEncode, ulawEncode } from '../codecs/g711.ts';
 import type { WavFormat } from '../codecs/codec.ts';
 
@@ -130,7 +131,5 @@ export function writeWavSizes(layout: WavHeaderLayout, dataBytes: number, sample
 export function encodeWavSamples(encoding: WavEncoding, samples: Int16Array): Uint8Array {
   if (encoding === 'ulaw') return ulawEncode(samples);
   if (encoding === 'alaw') return alawEncode(samples);
-  const out = Buffer.alloc(samples.length * 2);
-  for (let i = 0; i < samples.length; i++) out.writeInt16LE(samples[i]!, 2 * i);
-  return out;
+  return pcm16le(samples);
 }

@@ -5,8 +5,15 @@
 import type { WavCodec, WavFormat } from '../codec.ts';
 import { WaveformEncoder } from './waveform-encoder.ts';
 
-/** Interleaved samples as little-endian 16-bit bytes. */
+/** Whether this machine stores Int16Array elements little-endian (every platform Node runs on today). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Interleaved samples as little-endian 16-bit bytes. On a little-endian machine that is the
+ * samples' own memory, copied once (the media server's hottest write path); elsewhere, byte by byte.
+ */
 export function pcm16le(pcm: Int16Array): Uint8Array {
+  if (LITTLE_ENDIAN) return new Uint8Array(pcm.buffer.slice(pcm.byteOffset, pcm.byteOffset + pcm.byteLength));
   const out = new Uint8Array(pcm.length * 2);
   const view = new DataView(out.buffer);
   for (let i = 0; i < pcm.length; i++) view.setInt16(2 * i, pcm[i]!, true);
