@@ -10,5 +10,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Two cores: real-time RTP tests must not starve each other.
     maxWorkers: 2,
+    reporters: ['default', './test/helpers/summary-reporter.ts'],
   },
 });
