@@ -4,14 +4,16 @@ import { runMediaServer } from '../../media/server/main.ts';
 
 export const MEDIA_SERVER_USAGE = `capstan media-server --host URL --location NAME [--id ID] [--rtp-ports A-B] [--rtp-address IP]
                      [--advertise-address IP] [--port N] [--address IP] [--data DIR] [--log-level LEVEL]
-                     [--codec-module MODULE]...
+                     [--codec-module MODULE]... [--exit-with-parent]
 
 Runs one media server that registers with the host at --host and reports its load every second.
---rtp-ports defaults to 40000-40999, --port (control and file API) to 9100, --address and
---rtp-address (where it listens) to 0.0.0.0, --advertise-address (what it tells the host and the
-call parties to use) to --rtp-address when that is not 0.0.0.0, else 127.0.0.1; --data to
-var/media/<id>. --codec-module (repeatable) imports a codec plugin module whose default export is
-a codec (or an array of codecs) and adds it to the formats this server records (docs/formats.md).
+Defaults: --rtp-ports 40000-40999; --port (control and file API) 9100; --address and
+--rtp-address (where it listens) 0.0.0.0; --advertise-address (what it tells the host and the call
+parties to use) the --rtp-address when that is not 0.0.0.0, else 127.0.0.1; --data var/media/<id>.
+--codec-module (repeatable) imports a codec plugin module whose default export is a codec (or an
+array of codecs) and adds it to the formats this server records (docs/formats.md).
+--exit-with-parent stops the server (recordings finalized) when its standard input closes: the host
+passes it to its own children so they never outlive it.
 The shared secret comes from the CAPSTAN_SECRET environment variable (the host keeps it in
 <data>/secret). Prints {"ready":true,"controlUrl":...} on stdout once listening.`;
 
@@ -27,6 +29,7 @@ export async function mediaServerCommand(args: string[]): Promise<number> {
     address: { type: 'string' },
     data: { type: 'string' },
     'log-level': { type: 'string' },
+    'exit-with-parent': { type: 'boolean' },
     'codec-module': { type: 'string', multiple: true },
   });
   const secret = process.env.CAPSTAN_SECRET;
@@ -64,6 +67,14 @@ export async function mediaServerCommand(args: string[]): Promise<number> {
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    // An embedded child holds the read end of a pipe from its host: when the host dies (even by
+    // SIGKILL) the pipe ends, and the child finalizes its recordings and exits instead of
+    // lingering with its ports and data-folder lock.
+    if (values['exit-with-parent']) {
+      process.stdin.on('end', stop);
+      process.stdin.on('error', stop);
+      process.stdin.resume();
+    }
   });
   return 0;
 }

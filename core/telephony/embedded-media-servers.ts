@@ -68,6 +68,7 @@ export class EmbeddedMediaServers {
           '--address', '127.0.0.1',
           '--data', join(options.dataDir, 'media-servers', id),
           '--log-level', options.logLevel,
+          '--exit-with-parent',
           ...(options.codecModules ?? []).flatMap((m) => ['--codec-module', m]),
         ],
         process: null,
@@ -95,7 +96,8 @@ export class EmbeddedMediaServers {
     return new Promise((resolve, reject) => {
       const proc = spawn(process.execPath, ['--no-node-snapshot', CLI, ...child.args], {
         env: { ...process.env, CAPSTAN_SECRET: this.#options.secret },
-        stdio: ['ignore', 'pipe', 'inherit'],
+        // stdin stays an open pipe: its end tells the child that the host is gone (--exit-with-parent).
+        stdio: ['pipe', 'pipe', 'inherit'],
       });
       child.process = proc;
       let ready = false;
