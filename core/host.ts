@@ -214,6 +214,7 @@ export class Host {
           secret: this.secret,
           location: config.mediaServers.location ?? config.location,
           rtpPorts: config.mediaServers.rtpPorts,
+          retentionDays: config.mediaServers.retentionDays,
           rtpAddress: config.mediaServers.rtpAddress,
           dataDir: config.dataDir,
           logLevel: config.logLevel,

@@ -1,10 +1,10 @@
-import { intFlag, parseFlags } from './parse-args.ts';
+import { intFlag, numberFlag, parseFlags } from './parse-args.ts';
 import { CapstanError } from '../errors.ts';
 import { runMediaServer } from '../../media/server/main.ts';
 
 export const MEDIA_SERVER_USAGE = `capstan media-server --host URL --location NAME [--id ID] [--rtp-ports A-B] [--rtp-address IP]
                      [--advertise-address IP] [--port N] [--address IP] [--data DIR] [--log-level LEVEL]
-                     [--codec-module MODULE]... [--exit-with-parent]
+                     [--codec-module MODULE]... [--retention-days D] [--exit-with-parent]
 
 Runs one media server that registers with the host at --host and reports its load every second.
 Defaults: --rtp-ports 40000-40999; --port (control and file API) 9100; --address and
@@ -12,6 +12,7 @@ Defaults: --rtp-ports 40000-40999; --port (control and file API) 9100; --address
 parties to use) the --rtp-address when that is not 0.0.0.0, else 127.0.0.1; --data var/media/<id>.
 --codec-module (repeatable) imports a codec plugin module whose default export is a codec (or an
 array of codecs) and adds it to the formats this server records (docs/formats.md).
+--retention-days (default 7; 0: never) removes finished files nobody fetched after that long.
 --exit-with-parent stops the server (recordings finalized) when its standard input closes: the host
 passes it to its own children so they never outlive it.
 The shared secret comes from the CAPSTAN_SECRET environment variable (the host keeps it in
@@ -30,6 +31,7 @@ export async function mediaServerCommand(args: string[]): Promise<number> {
     data: { type: 'string' },
     'log-level': { type: 'string' },
     'exit-with-parent': { type: 'boolean' },
+    'retention-days': { type: 'string' },
     'codec-module': { type: 'string', multiple: true },
   });
   const secret = process.env.CAPSTAN_SECRET;
@@ -56,6 +58,7 @@ export async function mediaServerCommand(args: string[]): Promise<number> {
     ...(values.address !== undefined ? { address: values.address } : {}),
     ...(values.data !== undefined ? { dataDir: values.data } : {}),
     ...(values['log-level'] !== undefined ? { logLevel: values['log-level'] } : {}),
+    ...(values['retention-days'] !== undefined ? { retentionSeconds: numberFlag('media-server', 'retention-days', values['retention-days'], 0)! * 86_400 } : {}),
     ...(values['codec-module'] !== undefined ? { codecModules: values['codec-module'] } : {}),
   });
   process.stdout.write(`${JSON.stringify({ ready: true, id: server.id, controlUrl: server.controlUrl })}\n`);

@@ -150,6 +150,8 @@ export const ConfigSchema = z
         codecModules: z.array(z.string().min(1)).default([]),
         /** A media server that has not reported load for this long is marked down, ms. Default 1500. */
         downAfterMs: z.number().int().min(200).default(1500),
+        /** Finished files never fetched are removed from the embedded media servers after this many days (0: never). Default 7. */
+        retentionDays: z.number().min(0).default(7),
       })
       .strict()
       .prefault({}),

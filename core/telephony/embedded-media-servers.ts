@@ -19,6 +19,8 @@ export interface EmbeddedMediaServersOptions {
   rtpAddress: string;
   dataDir: string;
   logLevel: string;
+  /** Days before never-fetched files are removed (0: never). */
+  retentionDays: number;
   /** Codec plugin modules every child loads (`--codec-module`). Default: none. */
   codecModules?: readonly string[];
   /** A child that dies is started again after this delay, ms (doubling up to 30 s). Default 1000. */
@@ -69,6 +71,7 @@ export class EmbeddedMediaServers {
           '--data', join(options.dataDir, 'media-servers', id),
           '--log-level', options.logLevel,
           '--exit-with-parent',
+          '--retention-days', String(options.retentionDays),
           ...(options.codecModules ?? []).flatMap((m) => ['--codec-module', m]),
         ],
         process: null,

@@ -72,4 +72,10 @@ describe('the capstan command line', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('CAPSTAN_ERR_CONFIG_NOT_FOUND');
   });
+
+  it('refuses a media server retention that is not a number of days', async () => {
+    const r = await runCli(['media-server', '--host', 'http://127.0.0.1:9', '--location', 'x', '--retention-days', 'soon'], { env: { CAPSTAN_SECRET: 'a-test-secret-of-enough-length' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--retention-days must be a number');
+  });
 });
