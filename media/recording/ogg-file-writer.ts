@@ -8,36 +8,27 @@
  * Operations are queued like WavWriter's: callers may fire `append`s without awaiting; after a
  * failure every later operation rejects with the same error.
  */
-import { rename } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { CapstanError } from '../../core/errors.ts';
-import { PART_SUFFIX, syncDirectory } from '../wav/wav-writer.ts';
 import { PlainFileSink, type FileSink } from './file-sink.ts';
+import { PartFile } from './part-file.ts';
 
 export class AppendOnlyFileWriter {
   readonly finalPath: string;
   readonly partPath: string;
-  private fh: FileSink | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
-  private failure: unknown;
+  private readonly file: PartFile;
   private written = 0;
   private finalized = false;
   private finalizing: Promise<{ path: string; bytes: number }> | undefined;
 
-  private constructor(finalPath: string) {
-    this.finalPath = finalPath;
-    this.partPath = finalPath + PART_SUFFIX;
+  private constructor(file: PartFile) {
+    this.file = file;
+    this.finalPath = file.finalPath;
+    this.partPath = file.partPath;
   }
 
   /** Creates `<finalPath>.part` (failing if it exists). */
   static async create(finalPath: string, openSink: (path: string) => Promise<FileSink> = PlainFileSink.create): Promise<AppendOnlyFileWriter> {
-    const w = new AppendOnlyFileWriter(finalPath);
-    try {
-      w.fh = await openSink(w.partPath);
-    } catch (e) {
-      throw new CapstanError('CAPSTAN_ERR_RECORDING_FAILED', `cannot create ${w.partPath}: ${(e as Error).message}`, { cause: e });
-    }
-    return w;
+    return new AppendOnlyFileWriter(await PartFile.create(finalPath, openSink));
   }
 
   /** Bytes appended so far (queued ones included). */
@@ -48,15 +39,15 @@ export class AppendOnlyFileWriter {
   /** Appends bytes at the end. */
   append(bytes: Uint8Array): Promise<void> {
     if (this.finalized) return Promise.reject(new CapstanError('CAPSTAN_ERR_CLOSED', `${this.finalPath} is finalized`));
-    if (bytes.length === 0) return this.enqueue(async () => {});
+    if (bytes.length === 0) return this.file.enqueue(async () => {});
     const position = this.written;
     this.written += bytes.length;
-    return this.enqueue(async (fh) => fh.write(position, bytes));
+    return this.file.enqueue(async (sink) => sink.write(position, bytes));
   }
 
   /** Makes everything appended so far durable. */
   sync(): Promise<void> {
-    return this.enqueue(async (fh) => fh.sync());
+    return this.file.enqueue(async (sink) => sink.sync());
   }
 
   /** Syncs, closes and renames to the final name. Idempotent. */
@@ -64,38 +55,13 @@ export class AppendOnlyFileWriter {
     if (this.finalizing) return this.finalizing;
     this.finalized = true;
     const total = this.written;
-    this.finalizing = this.enqueue(async (fh) => {
-      await fh.close();
-      this.fh = undefined;
-      await rename(this.partPath, this.finalPath);
-      await syncDirectory(dirname(this.finalPath));
-      return { path: this.finalPath, bytes: total };
-    });
+    this.finalizing = this.file.finish().then(() => ({ path: this.finalPath, bytes: total }));
     return this.finalizing;
   }
 
   /** Closes without finalizing, leaving `.part` for repair. Idempotent. */
   async abandon(): Promise<void> {
     this.finalized = true;
-    await this.queue.catch(() => {});
-    await this.fh?.abandon().catch(() => {});
-    this.fh = undefined;
-  }
-
-  private enqueue<T>(op: (fh: FileSink) => Promise<T>): Promise<T> {
-    const run = async (): Promise<T> => {
-      if (this.failure !== undefined) throw this.failure;
-      const fh = this.fh;
-      if (!fh) throw new CapstanError('CAPSTAN_ERR_CLOSED', `${this.partPath} is closed`);
-      try {
-        return await op(fh);
-      } catch (e) {
-        this.failure = e instanceof CapstanError ? e : new CapstanError('CAPSTAN_ERR_RECORDING_FAILED', `writing ${this.partPath} failed: ${(e as Error).message}`, { cause: e });
-        throw this.failure;
-      }
-    };
-    const p = this.queue.then(run, run);
-    this.queue = p.catch(() => {});
-    return p;
+    await this.file.abandon();
   }
 }

@@ -34,7 +34,7 @@ import { SasfFileSink } from '../recording/file-sink.ts';
 import { inspectSasf } from '../sasf/inspect.ts';
 import { PacketCounters } from '../rtp/leg-socket.ts';
 import { RtpPortPool } from '../rtp/rtp-port-pool.ts';
-import { PART_SUFFIX } from '../wav/wav-writer.ts';
+import { PART_SUFFIX } from '../recording/part-file.ts';
 import { repairWav } from '../wav/wav-repair.ts';
 import { repairOgg } from '../codecs/ogg/ogg-repair.ts';
 import { codecRegistry, loadCodecModules, type CodecRegistry } from '../codecs/codec-registry.ts';

@@ -10,7 +10,7 @@ import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CapstanError } from '../../core/errors.ts';
 import { parseWav } from './wav-reader.ts';
-import { PART_SUFFIX, syncDirectory } from './wav-writer.ts';
+import { PART_SUFFIX, syncDirectory } from '../recording/part-file.ts';
 
 /** Header bytes read to find the data chunk; Capstan's own headers are far smaller. */
 const HEADER_PROBE_BYTES = 64 * 1024;

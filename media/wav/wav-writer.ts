@@ -11,13 +11,11 @@
  * promise settles when that operation is on disk (or failed). After a failure every later
  * operation rejects with the same error.
  */
-import { open, rename, type FileHandle } from 'node:fs/promises';
 import { PlainFileSink, type FileSink } from '../recording/file-sink.ts';
-import { dirname } from 'node:path';
+import { PartFile } from '../recording/part-file.ts';
 import { CapstanError } from '../../core/errors.ts';
 import { buildWavHeader, writeWavSizes, type WavHeaderLayout, type WavSpec } from './wav-format.ts';
 
-export const PART_SUFFIX = '.part';
 
 /** RIFF sizes are 32-bit; stop well before the wrap (about 37 h of 8 kHz stereo PCM). */
 const MAX_DATA_BYTES = 0xffff_0000;
@@ -27,20 +25,19 @@ export class WavWriter {
   readonly partPath: string;
   readonly spec: WavSpec;
   private readonly layout: WavHeaderLayout;
-  private fh: FileSink | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
-  private failure: unknown;
+  private readonly file: PartFile;
   private written = 0;
   /** Samples per channel written (for `fact`): differs from whole blocks only after a padded last block. */
   private samplesWritten = 0;
   private finalized = false;
   private finalizing: Promise<{ path: string; dataBytes: number }> | undefined;
 
-  private constructor(finalPath: string, spec: WavSpec) {
-    this.finalPath = finalPath;
-    this.partPath = finalPath + PART_SUFFIX;
+  private constructor(file: PartFile, spec: WavSpec, layout: WavHeaderLayout) {
+    this.file = file;
+    this.finalPath = file.finalPath;
+    this.partPath = file.partPath;
     this.spec = spec;
-    this.layout = buildWavHeader(spec, 0);
+    this.layout = layout;
   }
 
   /**
@@ -48,16 +45,18 @@ export class WavWriter {
    * `openSink` chooses where the bytes go (default: a plain file; an SASF sink encrypts them).
    */
   static async create(finalPath: string, spec: WavSpec, openSink: (path: string) => Promise<FileSink> = PlainFileSink.create): Promise<WavWriter> {
-    const w = new WavWriter(finalPath, spec);
+    const layout = buildWavHeader(spec, 0);
+    const file = await PartFile.create(finalPath, openSink);
     try {
-      w.fh = await openSink(w.partPath);
-      await w.fh.write(0, w.layout.header);
-      await w.fh.sync();
+      await file.enqueue(async (sink) => {
+        await sink.write(0, layout.header);
+        await sink.sync();
+      });
     } catch (e) {
-      await w.fh?.abandon().catch(() => {});
-      throw new CapstanError('CAPSTAN_ERR_RECORDING_FAILED', `cannot create ${w.partPath}: ${(e as Error).message}`, { cause: e });
+      await file.abandon();
+      throw e;
     }
-    return w;
+    return new WavWriter(file, spec, layout);
   }
 
   /** Bytes of sample data written so far (queued writes included). */
@@ -86,11 +85,11 @@ export class WavWriter {
     const position = this.layout.dataOffset + this.written;
     this.written += bytes.length;
     this.samplesWritten += samples;
-    if (bytes.length === 0) return this.enqueue(async () => {});
+    if (bytes.length === 0) return this.file.enqueue(async () => {});
     // Copy: the caller may reuse its buffer before the queued write runs.
     const copy = Buffer.from(bytes);
-    return this.enqueue(async (fh) => {
-      await fh.write(position, copy);
+    return this.file.enqueue(async (sink) => {
+      await sink.write(position, copy);
     });
   }
 
@@ -99,7 +98,7 @@ export class WavWriter {
     // Sizes as of this call: writes queued after it are not on disk when it runs.
     const total = this.written;
     const samples = this.samplesWritten;
-    return this.enqueue(async (fh) => this.syncHeader(fh, total, samples));
+    return this.file.enqueue(async (sink) => this.syncHeader(sink, total, samples));
   }
 
   /**
@@ -111,15 +110,12 @@ export class WavWriter {
     this.finalized = true;
     const total = this.written;
     const samples = this.samplesWritten;
-    this.finalizing = this.enqueue(async (fh) => {
-      if (total % 2 === 1) await fh.write(this.layout.dataOffset + total, Buffer.alloc(1));
-      await this.syncHeader(fh, total, samples);
-      await fh.close();
-      this.fh = undefined;
-      await rename(this.partPath, this.finalPath);
-      await syncDirectory(dirname(this.finalPath));
-      return { path: this.finalPath, dataBytes: total };
-    });
+    this.finalizing = this.file
+      .finish(async (sink) => {
+        if (total % 2 === 1) await sink.write(this.layout.dataOffset + total, Buffer.alloc(1));
+        await this.syncHeader(sink, total, samples);
+      })
+      .then(() => ({ path: this.finalPath, dataBytes: total }));
     return this.finalizing;
   }
   /**
@@ -128,46 +124,12 @@ export class WavWriter {
    */
   async abandon(): Promise<void> {
     this.finalized = true;
-    await this.queue.catch(() => {});
-    await this.fh?.abandon().catch(() => {});
-    this.fh = undefined;
+    await this.file.abandon();
   }
 
-  private async syncHeader(fh: FileSink, dataBytes: number, samples: number): Promise<void> {
+  private async syncHeader(sink: FileSink, dataBytes: number, samples: number): Promise<void> {
     writeWavSizes(this.layout, dataBytes, samples);
-    await fh.write(0, this.layout.header.subarray(0, this.layout.dataOffset));
-    await fh.sync();
-  }
-
-  private enqueue<T>(op: (fh: FileSink) => Promise<T>): Promise<T> {
-    const run = async (): Promise<T> => {
-      if (this.failure !== undefined) throw this.failure;
-      const fh = this.fh;
-      if (!fh) throw new CapstanError('CAPSTAN_ERR_CLOSED', `${this.partPath} is closed`);
-      try {
-        return await op(fh);
-      } catch (e) {
-        this.failure = e instanceof CapstanError ? e : new CapstanError('CAPSTAN_ERR_RECORDING_FAILED', `writing ${this.partPath} failed: ${(e as Error).message}`, { cause: e });
-        throw this.failure;
-      }
-    };
-    const p = this.queue.then(run, run);
-    // The queue itself never rejects, so one failure does not skip the rest silently: each
-    // operation sees `failure` and rejects on its own promise.
-    this.queue = p.catch(() => {});
-    return p;
-  }
-}
-
-/** Makes a rename durable (the directory entry) where the platform allows opening folders. */
-export async function syncDirectory(dir: string): Promise<void> {
-  let fh: FileHandle | undefined;
-  try {
-    fh = await open(dir, 'r');
-    await fh.sync();
-  } catch {
-    // Not supported everywhere (e.g. Windows); the rename itself is still atomic.
-  } finally {
-    await fh?.close().catch(() => {});
+    await sink.write(0, this.layout.header.subarray(0, this.layout.dataOffset));
+    await sink.sync();
   }
 }

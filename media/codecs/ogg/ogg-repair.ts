@@ -10,7 +10,7 @@
 import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CapstanError } from '../../../core/errors.ts';
-import { PART_SUFFIX, syncDirectory } from '../../wav/wav-writer.ts';
+import { PART_SUFFIX, syncDirectory } from '../../recording/part-file.ts';
 import { OggPage } from './ogg-page.ts';
 
 export interface OggRepairResult {
