@@ -7,20 +7,13 @@ import { readOggPackets } from '../../../media/codecs/ogg/ogg-page-reader.ts';
 import { EncodedFileWriter } from '../../../media/recording/encoded-file-writer.ts';
 import { runMediaServer, type MediaServer } from '../../../media/server/main.ts';
 import { parseWav } from '../../../media/wav/wav-reader.ts';
+import { controlApi } from './control-api-client.ts';
 
 const SECRET = 'media-server-formats-secret';
 let dir: string;
 let server: MediaServer;
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(server.controlUrl + path, {
-    method,
-    headers: { authorization: `Bearer ${SECRET}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined };
-}
+const api = controlApi(() => server.controlUrl, SECRET);
 
 /** A `.part` left by a crash mid-recording: 1.5 s flushed, then the process died. */
 async function crashedRecording(recordings: string, name: string, mime: string): Promise<void> {

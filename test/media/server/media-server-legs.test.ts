@@ -15,21 +15,14 @@ import { serializeTelephoneEvent } from '../../../media/rtp/telephone-event.ts';
 import { runMediaServer, type MediaServer } from '../../../media/server/main.ts';
 import { parseWav } from '../../../media/wav/wav-reader.ts';
 import { randomPayloads, RtpParty } from './rtp-party.ts';
+import { controlApi } from './control-api-client.ts';
 
 const { OpusEncoder } = discordOpus;
 const SECRET = 'media-server-legs-secret';
 let dir: string;
 let server: MediaServer;
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(server.controlUrl + path, {
-    method,
-    headers: { authorization: `Bearer ${SECRET}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined };
-}
+const api = controlApi(() => server.controlUrl, SECRET);
 
 async function channels(uri: string): Promise<{ left: Int16Array; right: Int16Array }> {
   const file = Buffer.from(await (await fetch(uri)).arrayBuffer());

@@ -9,20 +9,13 @@ import { runMediaServer, type MediaServer } from '../../../media/server/main.ts'
 import { signFileUri } from '../../../media/server/signed-uri.ts';
 import { parseWav } from '../../../media/wav/wav-reader.ts';
 import { randomPayloads, RtpParty } from './rtp-party.ts';
+import { controlApi } from './control-api-client.ts';
 
 const SECRET = 'media-server-test-secret';
 let dir: string;
 let server: MediaServer;
 
-async function api(method: string, path: string, body?: unknown, token = SECRET): Promise<{ status: number; json: any }> {
-  const res = await fetch(server.controlUrl + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined };
-}
+const api = controlApi(() => server.controlUrl, SECRET);
 
 const PCMU = { payloadType: 0, name: 'PCMU' as const };
 
