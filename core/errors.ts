@@ -34,6 +34,9 @@ export const ErrorCodes = {
   CAPSTAN_ERR_CHECKSUM_MISMATCH: { status: 502, message: 'A fetched recording does not match its size or checksum' },
   CAPSTAN_ERR_STORAGE: { status: 500, message: 'The recording store failed' },
   CAPSTAN_ERR_DELIVERY_FAILED: { status: 502, message: 'Delivering a recording failed' },
+  CAPSTAN_ERR_NO_RCS: { status: 503, message: 'No Remote Content Service server keeps recordings of this location' },
+  CAPSTAN_ERR_RCS_UNREACHABLE: { status: 502, message: 'A Remote Content Service server did not answer' },
+  CAPSTAN_ERR_RCS_REFUSED: { status: 502, message: 'A Remote Content Service server refused a request' },
   // SASF (secure audio format) and Recorder keys
   CAPSTAN_ERR_SASF_FORMAT: { status: 422, message: 'The file is not a SASF file this version can read' },
   CAPSTAN_ERR_SASF_TAMPERED: { status: 422, message: 'The SASF file failed authentication: it was altered or corrupted' },

@@ -6,6 +6,9 @@ import { createHttpServer } from './http/create-http-server.ts';
 import { installApiAuth } from './http/api-auth.ts';
 import { healthRoutes } from './http/routes/health-routes.ts';
 import { mediaServerRoutes } from './http/routes/media-server-routes.ts';
+import { rcsRoutes } from './http/routes/rcs-routes.ts';
+import { RcsKeeper } from './rcs/rcs-keeper.ts';
+import { RcsRegistry } from './rcs/rcs-registry.ts';
 import { recordingRoutes } from './http/routes/recording-routes.ts';
 import { componentLogger, createLogger, type Logger } from './logger.ts';
 import { HostMetrics } from './metrics.ts';
@@ -52,6 +55,8 @@ export class Host {
   readonly services = new ServiceRegistry();
   readonly metrics = new HostMetrics();
   readonly registry: MediaServerRegistry;
+  /** Remote Content Service servers, by the locations they keep. */
+  readonly rcsRegistry: RcsRegistry;
   readonly telephony: TelephonyServices;
   readonly http: FastifyInstance;
   readonly logger: Logger;
@@ -73,6 +78,7 @@ export class Host {
     this.events = new EventBus(componentLogger(logger, 'events'));
     this.secret = loadOrCreateSecret(config.dataDir, config.secret);
     this.registry = new MediaServerRegistry(this.events, componentLogger(logger, 'registry'), { downAfterMs: config.mediaServers.downAfterMs });
+    this.rcsRegistry = new RcsRegistry(componentLogger(logger, 'rcs-registry'), { downAfterMs: config.mediaServers.downAfterMs });
     this.telephony = new TelephonyServices(this.registry, this.events, componentLogger(logger, 'telephony'), {
       secret: this.secret,
       location: config.location,
@@ -130,8 +136,9 @@ export class Host {
     const content = new ContentStore(join(config.dataDir, 'store'));
     const store = this.services.get('recordingStore');
     const keys = await this.#openKeys();
+    const rcs = new RcsKeeper(this.rcsRegistry, this.secret);
     this.#recorder = new Recorder(
-      { store, content, telephony: this.telephony, events: this.events, logger: componentLogger(logger, 'recorder') },
+      { store, content, telephony: this.telephony, events: this.events, logger: componentLogger(logger, 'recorder'), rcs },
       {
         policies: config.recorder.policies,
         fetchAttempts: config.recorder.fetchAttempts,
@@ -197,12 +204,15 @@ export class Host {
       }),
     });
     mediaServerRoutes(this.http, { registry: this.registry, secret: this.secret });
+    rcsRoutes(this.http, { registry: this.rcsRegistry, secret: this.secret });
+    // A Remote Content Service server registering (or back up) takes the recordings that waited for it.
+    this.rcsRegistry.onUp(() => void this.#recorder?.retryWaiting().catch((e: unknown) => logger.error({ err: e }, 'retrying recordings for the remote content service failed')));
     const retention = config.recorder.retention;
     const locations = Object.fromEntries(Object.entries(retention.locations).map(([name, dir]) => [name, new ContentStore(dir)]));
-    this.#retention = new RetentionRunner({ store, content, locations, logger: componentLogger(logger, 'retention') }, retention.policies);
+    this.#retention = new RetentionRunner({ store, content, locations, rcs, logger: componentLogger(logger, 'retention') }, retention.policies);
     this.#retention.schedule(retention.intervalMinutes * 60_000);
     retentionRoutes(this.http, this.#retention);
-    recordingRoutes(this.http, { store: () => store, content, locations, keys: () => keys, audit: () => this.services.get('auditLog') });
+    recordingRoutes(this.http, { store: () => store, content, locations, keys: () => keys, audit: () => this.services.get('auditLog'), rcs });
     this.#url = await this.http.listen({ port: config.http.port, host: config.http.address });
     const publicUrl = config.http.publicUrl ?? this.#url;
     logger.info({ url: this.#url, dataDir: config.dataDir }, 'host listening');
@@ -286,6 +296,7 @@ export class Host {
       await this.#plugins.closeAll((name, e) => this.logger.error({ err: e, plugin: name }, 'plugin close failed'));
       await this.http.close();
       this.registry.close();
+      this.rcsRegistry.close();
       this.events.removeAllListeners();
       this.logger.info('host stopped');
     })();

@@ -7,6 +7,7 @@ import { KEYS_USAGE, keysCommand } from './keys-command.ts';
 import { SASF_USAGE, sasfCommand } from './sasf-command.ts';
 import { HANDLERS_USAGE, handlersCommand } from './handlers-command.ts';
 import { TRANSCODE_USAGE, transcodeCommand } from './transcode-command.ts';
+import { RCS_USAGE, rcsCommand } from './rcs-command.ts';
 
 const USAGE = `capstan ${VERSION} — call recording with a scriptable core
 
@@ -17,6 +18,7 @@ Commands:
   demo           start and place a few simulated calls
   call           place a simulated call through a running host
   media-server   run one standalone media server that registers with a host
+  rcs            run one Remote Content Service server that keeps recordings for a host
   keys           the Recorder's encryption keys: generate, list, rotate
   sasf           encrypted recordings: inspect, decrypt, encrypt
   handlers       run handlers' own tests in their sandbox: handlers test [PATH]
@@ -37,6 +39,7 @@ const commands: Record<string, Command> = {
   sasf: { usage: SASF_USAGE, run: sasfCommand },
   handlers: { usage: HANDLERS_USAGE, run: handlersCommand },
   transcode: { usage: TRANSCODE_USAGE, run: transcodeCommand },
+  rcs: { usage: RCS_USAGE, run: rcsCommand },
   'media-server': {
     // Loaded lazily: the media server's modules are not needed by the other commands.
     usage: '',

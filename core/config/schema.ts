@@ -30,6 +30,8 @@ const policy = z.object({
       ani: z.string().optional(),
       /** Regular expression on the called number. */
       dnis: z.string().optional(),
+      /** The call's location (of the requesting device) is one of these. */
+      location: z.array(z.string()).optional(),
     })
     .prefault({}),
   /** `true` records matching calls; `false` stops evaluation without recording. */
@@ -46,6 +48,11 @@ const policy = z.object({
   tags: z.array(z.string()).default([]),
   /** Encrypt as SASF. Default: `recorder.encryption.enabled`. */
   encrypt: z.boolean().optional(),
+  /**
+   * Who keeps the media: `recorder` (the Recorder's content store) or `rcs` (the Remote Content
+   * Service server serving the call's location; requester `recorder-rcs`). Default `recorder`.
+   */
+  keep: z.enum(['recorder', 'rcs']).default('recorder'),
 });
 
 const ruleEntry = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
@@ -214,7 +221,7 @@ export const ConfigSchema = z
          * Recorder policies, first match wins. Default: one policy that records every call
          * (remove it, or set `record: false`, to record nothing by default).
          */
-        policies: z.array(policy).default([{ name: 'record-all', when: {}, record: true, channels: 2, compression: 'none', tags: [] }]),
+        policies: z.array(policy).default([{ name: 'record-all', when: {}, record: true, channels: 2, compression: 'none', tags: [], keep: 'recorder' }]),
         encryption: z
           .object({
             /** Write the Recorder's recordings as SASF, encrypted to the Recorder's key. Default false. */

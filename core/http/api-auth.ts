@@ -32,7 +32,7 @@ declare module 'fastify' {
   }
 }
 
-const OPEN = /^\/api\/v1\/(health$|media-servers\/register$|media-servers\/[^/]+\/load$)/;
+const OPEN = /^\/api\/v1\/(health$|(media-servers|rcs-servers)\/register$|(media-servers|rcs-servers)\/[^/]+\/load$)/;
 const ANONYMOUS: Principal = { name: 'anonymous', role: 'admin', agent: null };
 
 export function installApiAuth(app: FastifyInstance, tokens: readonly ApiToken[]): void {

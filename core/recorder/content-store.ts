@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { copyFileSync, createWriteStream, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, createReadStream, createWriteStream, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -29,12 +29,15 @@ export class ContentStore {
     mkdirSync(this.root, { recursive: true });
   }
 
+  /** Where `put` keeps `<id><ext>`, relative to the root: `YYYY/MM/<id><ext>`. */
+  mediaPathFor(id: string, ext: string, startedAt: string): string {
+    return join(startedAt.slice(0, 7).replace('-', sep), `${id}${ext}`);
+  }
+
   /** Streams `body` into the store as `<id><ext>`, hashing on the way. */
   async put(id: string, ext: string, startedAt: string, body: ReadableStream<Uint8Array> | Readable): Promise<PutResult> {
-    const month = startedAt.slice(0, 7).replace('-', sep);
-    const dir = join(this.root, month);
-    mkdirSync(dir, { recursive: true });
-    const final = join(dir, `${id}${ext}`);
+    const final = this.pathOf(this.mediaPathFor(id, ext, startedAt));
+    mkdirSync(dirname(final), { recursive: true });
     const part = `${final}.part`;
     const hash = createHash('sha256');
     let size = 0;
@@ -88,6 +91,17 @@ export class ContentStore {
     renameSync(`${target}.part`, target);
     this.remove(mediaPath);
     return mediaPath;
+  }
+
+  /** Size and SHA-256 of a stored file (to confirm a repeated `put` without writing again). */
+  async digest(mediaPath: string): Promise<{ sizeBytes: number; sha256: string }> {
+    const hash = createHash('sha256');
+    let size = 0;
+    for await (const chunk of createReadStream(this.pathOf(mediaPath)) as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      size += chunk.length;
+    }
+    return { sizeBytes: size, sha256: hash.digest('hex') };
   }
 
   exists(mediaPath: string): boolean {

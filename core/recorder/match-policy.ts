@@ -10,6 +10,7 @@ export function matchPolicy(policies: readonly RecorderPolicy[], call: CallInfo)
     if (w.direction && !w.direction.includes(call.direction)) continue;
     if (w.ani !== undefined && !new RegExp(w.ani).test(call.from)) continue;
     if (w.dnis !== undefined && !new RegExp(w.dnis).test(call.to)) continue;
+    if (w.location && !w.location.includes(call.location)) continue;
     return policy;
   }
   return null;

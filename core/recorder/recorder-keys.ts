@@ -45,8 +45,8 @@ export class RecorderKeys {
     return this.#active!;
   }
 
-  /** Decrypts a whole SASF file; refuses anything that does not verify. */
-  async decrypt(path: string): Promise<Buffer> {
+  /** Decrypts a whole SASF file, by path or its bytes (from an RCS server); refuses anything that does not verify. */
+  async decrypt(path: string | Uint8Array): Promise<Buffer> {
     return (await decryptSasf(path, { privateKey: this.#resolve })).plaintext;
   }
 }

@@ -5,6 +5,8 @@ import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../logger.ts';
 import type { RecorderPolicy } from '../config/schema.ts';
 import type { TelephonyServices } from '../telephony/telephony-services.ts';
+import { faultPoint } from '../fault-points.ts';
+import type { RcsKeeper } from '../rcs/rcs-keeper.ts';
 import type { ContentStore } from './content-store.ts';
 import { matchPolicy } from './match-policy.ts';
 import type { RecordingStore, StoredRecording } from './recording-store.ts';
@@ -24,6 +26,9 @@ export interface RecorderOptions {
   /** First retry delay, doubled each attempt, ms. Default 500. */
   retryDelayMs?: number;
 }
+
+/** The requester whose recordings a Remote Content Service server keeps (the Recorder records where). */
+const RCS_REQUESTER: Requester = 'recorder-rcs';
 
 /**
  * The Recorder: applies its policies to each connected call, and for its recordings fetches the
@@ -45,8 +50,14 @@ export class Recorder {
   readonly #unsubscribe: (() => void)[] = [];
   #closed = false;
 
-  constructor(deps: { store: RecordingStore; content: ContentStore; telephony: TelephonyServices; events: EventBus; logger: Logger }, options: RecorderOptions) {
+  readonly #rcs: RcsKeeper | null;
+
+  constructor(
+    deps: { store: RecordingStore; content: ContentStore; telephony: TelephonyServices; events: EventBus; logger: Logger; rcs?: RcsKeeper | null },
+    options: RecorderOptions,
+  ) {
     this.#store = deps.store;
+    this.#rcs = deps.rcs ?? null;
     this.#content = deps.content;
     this.#telephony = deps.telephony;
     this.#events = deps.events;
@@ -54,8 +65,8 @@ export class Recorder {
     this.#options = options;
     this.#unsubscribe.push(
       this.#events.on('call.connected', ({ call }) => this.#applyPolicies(call)),
-      // Recordings a handler starts as `recorder` (or `recorder-rcs`, stored here until the Remote
-      // Content Service lands) are the Recorder's too: their row is written at start.
+      // Recordings a handler starts as `recorder` or `recorder-rcs` are the Recorder's too: their
+      // row is written at start.
       this.#events.on('recording.started', ({ recording }) => {
         if (!RECORDER_REQUESTERS.includes(recording.requester)) return;
         const insert = this.#insertStarted(recording).finally(() => this.#inserting.delete(recording.recordingId));
@@ -85,7 +96,7 @@ export class Recorder {
         throw new CapstanError('CAPSTAN_ERR_KEY_NOT_FOUND', `Policy ${policy.name} encrypts, but the Recorder has no key: enable recorder.encryption or run "capstan keys generate"`);
       }
       const recording = await this.#telephony.startRecording(call.callId, {
-        requester: 'recorder',
+        requester: policy.keep === 'rcs' ? RCS_REQUESTER : 'recorder',
         mime: policy.mime,
         compression: policy.compression,
         channels: policy.channels,
@@ -131,6 +142,12 @@ export class Recorder {
         return;
       } catch (e) {
         const error = toCapstanError(e);
+        if (error.code === 'CAPSTAN_ERR_NO_RCS') {
+          // Not a failure of this file: it waits on the media server, and is stored as soon as a
+          // server for its location registers (`retryWaiting`) or at the next host start.
+          this.#logger.warn({ recordingId: row.id, location: row.location }, 'no remote content service for the recording\'s location; it waits on the media server');
+          return;
+        }
         if (attempt >= this.#options.fetchAttempts || this.#closed) {
           this.#logger.error({ err: error, recordingId: row.id, attempt }, 'recording could not be stored; its file stays on the media server');
           await this.#store.markFailed(row.id, `${error.code}: ${error.message}`);
@@ -150,26 +167,16 @@ export class Recorder {
       if (current.uri === null || current.sizeBytes === null || current.sha256 === null) {
         throw new CapstanError('CAPSTAN_ERR_STORAGE', `Recording ${row.id} has no completed file to fetch`);
       }
-      const response = await fetch(current.uri, { signal: AbortSignal.timeout(60_000) }).catch((e: unknown) => {
-        throw new CapstanError('CAPSTAN_ERR_FETCH_FAILED', `Fetching ${current.fileName} failed: ${(e as Error).message}`, { cause: e });
-      });
-      if (!response.ok || !response.body) {
-        throw new CapstanError('CAPSTAN_ERR_FETCH_FAILED', `Fetching ${current.fileName} answered ${response.status}`, {
-          details: { status: response.status },
-        });
-      }
-      const put = await this.#content.put(current.id, extname(current.fileName) || '.wav', current.startedAt, response.body);
-      if (put.sizeBytes !== current.sizeBytes || put.sha256 !== current.sha256) {
-        this.#content.discard(put);
-        throw new CapstanError('CAPSTAN_ERR_CHECKSUM_MISMATCH', `${current.fileName}: got ${put.sizeBytes} bytes sha256 ${put.sha256}, expected ${current.sizeBytes} bytes sha256 ${current.sha256}`);
-      }
-      this.#content.commit(put);
+      current = { ...current, uri: this.#telephony.fileUri(current.mediaServerId, current.fileName) ?? current.uri };
+      const kept = current.requester === RCS_REQUESTER && this.#rcs ? await this.#keepOnRcs(current, this.#rcs) : await this.#keepInStore(current);
       const storedAt = new Date().toISOString();
-      await this.#store.markStored(current.id, put.mediaPath, storedAt);
-      current = { ...current, status: 'stored', mediaPath: put.mediaPath, storedAt };
+      await this.#store.markStored(current.id, kept.mediaPath, storedAt, kept.mediaLocation);
+      current = { ...current, status: 'stored', mediaPath: kept.mediaPath, mediaLocation: kept.mediaLocation, storedAt };
+      faultPoint('recorder.after-commit');
     }
     if (current.status === 'stored' && current.uri !== null) {
-      const response = await fetch(current.uri, { method: 'DELETE', signal: AbortSignal.timeout(10_000) }).catch((e: unknown) => {
+      const uri = this.#telephony.fileUri(current.mediaServerId, current.fileName) ?? current.uri;
+      const response = await fetch(uri, { method: 'DELETE', signal: AbortSignal.timeout(10_000) }).catch((e: unknown) => {
         throw new CapstanError('CAPSTAN_ERR_FETCH_FAILED', `Deleting ${current.fileName} on its media server failed: ${(e as Error).message}`, { cause: e });
       });
       // 404: already deleted by an earlier run that crashed before recording it.
@@ -177,10 +184,39 @@ export class Recorder {
         throw new CapstanError('CAPSTAN_ERR_FETCH_FAILED', `Deleting ${current.fileName} answered ${response.status}`, { details: { status: response.status } });
       }
       await this.#store.markRemoteDeleted(current.id);
-      this.#logger.info({ recordingId: current.id, mediaPath: current.mediaPath, sizeBytes: current.sizeBytes }, 'recording stored');
+      this.#logger.info({ recordingId: current.id, mediaLocation: current.mediaLocation, mediaPath: current.mediaPath, sizeBytes: current.sizeBytes }, 'recording stored');
       const recording = this.#recordingInfo(current);
-      this.#events.emit('recording.stored', { recording, storedId: current.id, location: `recorder:${current.mediaPath}` });
+      const where = current.mediaLocation === null || current.mediaLocation === 'store' ? `recorder:${current.mediaPath}` : `${current.mediaLocation}:${current.mediaPath}`;
+      this.#events.emit('recording.stored', { recording, storedId: current.id, location: where });
     }
+  }
+
+  /** Fetch → verify size and SHA-256 → commit (rename) into the content store. */
+  async #keepInStore(current: StoredRecording): Promise<{ mediaPath: string; mediaLocation: string }> {
+    const response = await fetch(current.uri!, { signal: AbortSignal.timeout(60_000) }).catch((e: unknown) => {
+      throw new CapstanError('CAPSTAN_ERR_FETCH_FAILED', `Fetching ${current.fileName} failed: ${(e as Error).message}`, { cause: e });
+    });
+    if (!response.ok || !response.body) {
+      await response.body?.cancel();
+      throw new CapstanError('CAPSTAN_ERR_FETCH_FAILED', `Fetching ${current.fileName} answered ${response.status}`, {
+        details: { status: response.status },
+      });
+    }
+    const put = await this.#content.put(current.id, extname(current.fileName) || '.wav', current.startedAt, response.body);
+    if (put.sizeBytes !== current.sizeBytes || put.sha256 !== current.sha256) {
+      this.#content.discard(put);
+      throw new CapstanError('CAPSTAN_ERR_CHECKSUM_MISMATCH', `${current.fileName}: got ${put.sizeBytes} bytes sha256 ${put.sha256}, expected ${current.sizeBytes} bytes sha256 ${current.sha256}`);
+    }
+    faultPoint('recorder.after-fetch');
+    this.#content.commit(put);
+    return { mediaPath: put.mediaPath, mediaLocation: 'store' };
+  }
+
+  /** The RCS server for the call's location fetches, verifies and keeps the file; it answers where. */
+  async #keepOnRcs(current: StoredRecording, rcs: RcsKeeper): Promise<{ mediaPath: string; mediaLocation: string }> {
+    const kept = await rcs.keep(current);
+    faultPoint('recorder.after-rcs-fetch');
+    return kept;
   }
 
   #recordingInfo(row: StoredRecording): RecordingInfo {
@@ -221,6 +257,13 @@ export class Recorder {
     const unfinished = await this.#store.listUnfinished();
     if (unfinished.length > 0) this.#logger.info({ count: unfinished.length }, 'resuming unfinished recordings');
     await Promise.all(unfinished.map((row) => this.#finish(row)));
+  }
+
+  /** Tries again the recordings that wait for a Remote Content Service (one just registered). */
+  async retryWaiting(): Promise<void> {
+    if (this.#closed) return;
+    const waiting = (await this.#store.listUnfinished()).filter((r) => r.requester === RCS_REQUESTER);
+    await Promise.all(waiting.map((row) => this.#finish(row)));
   }
 
   /** Waits for fetches in progress (so shutdown leaves nothing half-done). */

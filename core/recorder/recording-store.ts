@@ -33,8 +33,13 @@ export interface StoredRecording {
   storedAt: string | null;
   /** Path of the media inside its location. */
   mediaPath: string | null;
-  /** Where the media is: `store` (the content store) or a retention location's name. */
+  /**
+   * Where the media is: `store` (the content store), a retention location's name, or
+   * `rcs:<server id>` (a Remote Content Service server's repository).
+   */
   mediaLocation: string | null;
+  /** The call's location (null for recordings stored before it was kept). */
+  location: string | null;
   tags: string[];
   /** Recorder key of an encrypted (SASF) recording; null when plain. */
   keyId: string | null;
@@ -66,8 +71,8 @@ export interface RecordingStore {
   insertStarted(recording: RecordingInfo, call: CallInfo): Promise<void>;
   /** The media server finished the file: its size, checksum and timing. */
   markCompleted(id: string, result: RecordingResultInfo): Promise<void>;
-  /** The media is in the content store, verified. */
-  markStored(id: string, mediaPath: string, storedAt: string): Promise<void>;
+  /** The media is kept and verified: in the content store (`mediaLocation` default `store`) or elsewhere. */
+  markStored(id: string, mediaPath: string, storedAt: string, mediaLocation?: string): Promise<void>;
   /** The media server's copy is deleted. */
   markRemoteDeleted(id: string): Promise<void>;
   markFailed(id: string, error: string): Promise<void>;

@@ -8,6 +8,9 @@
  */
 import type { Logger } from '../logger.ts';
 import type { ContentStore } from './content-store.ts';
+import { extname } from 'node:path';
+import { CapstanError } from '../errors.ts';
+import { rcsServerOf, type RcsKeeper } from '../rcs/rcs-keeper.ts';
 import type { RecordingStore, StoredRecording } from './recording-store.ts';
 
 export interface RetentionPolicy {
@@ -57,8 +60,14 @@ export class RetentionRunner {
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<RetentionReport> | null = null;
 
-  constructor(deps: { store: RecordingStore; content: ContentStore; locations: Record<string, ContentStore>; logger: Logger }, policies: readonly RetentionPolicy[]) {
+  readonly #rcs: RcsKeeper | null;
+
+  constructor(
+    deps: { store: RecordingStore; content: ContentStore; locations: Record<string, ContentStore>; logger: Logger; rcs?: RcsKeeper | null },
+    policies: readonly RetentionPolicy[],
+  ) {
     this.#store = deps.store;
+    this.#rcs = deps.rcs ?? null;
     this.#content = deps.content;
     this.#locations = deps.locations;
     this.#logger = deps.logger;
@@ -94,14 +103,32 @@ export class RetentionRunner {
         try {
           const location = r.mediaLocation ?? 'store';
           const from = location === 'store' ? this.#content : this.#locations[location];
+          // Media on a Remote Content Service server: reached through it (a server that is down
+          // fails this recording for this pass; the next pass tries again).
+          const rcs = rcsServerOf(location) !== null && this.#rcs ? this.#rcs.clientFor(location) : null;
           if (policy.action === 'move') {
-            if (location === policy.moveTo || !r.mediaPath || !from) continue;
+            if (location === policy.moveTo || !r.mediaPath || (!from && !rcs)) continue;
             const to = this.#locations[policy.moveTo!]!;
-            const mediaPath = from.moveTo(r.mediaPath, to);
-            await this.#store.markMoved(r.id, policy.moveTo!, mediaPath);
+            let mediaPath: string;
+            if (rcs) {
+              // Copied, verified against the recording's checksum, committed, then removed there.
+              const put = await to.put(r.id, extname(r.mediaPath), r.startedAt, (await rcs.open(r.mediaPath, undefined)).body!);
+              if (r.sha256 !== null && put.sha256 !== r.sha256) {
+                to.discard(put);
+                throw new CapstanError('CAPSTAN_ERR_CHECKSUM_MISMATCH', `Moving ${r.id} from ${location}: the copy does not match its checksum`);
+              }
+              to.commit(put);
+              mediaPath = put.mediaPath;
+              await this.#store.markMoved(r.id, policy.moveTo!, mediaPath);
+              await rcs.remove(r.mediaPath);
+            } else {
+              mediaPath = from!.moveTo(r.mediaPath, to);
+              await this.#store.markMoved(r.id, policy.moveTo!, mediaPath);
+            }
             report.moved++;
           } else {
-            if (r.mediaPath && from) from.remove(r.mediaPath);
+            if (r.mediaPath && rcs) await rcs.remove(r.mediaPath);
+            else if (r.mediaPath && from) from.remove(r.mediaPath);
             if (policy.action === 'purge-all') {
               await this.#store.remove(r.id);
               report.purgedAll++;

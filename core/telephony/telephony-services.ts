@@ -8,6 +8,10 @@ import type { Logger } from '../logger.ts';
 import { MediaServerClient } from './media-server-client.ts';
 import type { MediaServerRegistry } from './media-server-registry.ts';
 import { selectByRules, type RuleSet } from './selection-rules.ts';
+import { signFileUri } from '../../media/server/signed-uri.ts';
+
+/** Validity of URIs signed by `fileUri`: long enough for one fetch of a large file. */
+const FILE_URI_TTL_SECONDS = 3600;
 
 export interface NewCallLeg {
   role: LegRole;
@@ -116,6 +120,18 @@ export class TelephonyServices {
   get(callId: string): CallInfo & { audioPath: AudioPath; mediaServerId: string | null; legs: { role: LegRole; rtp: Endpoint }[]; recordings: RecordingInfo[] } {
     const entry = this.#entry(callId);
     return { ...entry.info, audioPath: entry.audioPath, mediaServerId: entry.mediaServerId, legs: entry.legs, recordings: [...entry.recordings.values()] };
+  }
+
+  /**
+   * A freshly signed URI of a finished file on a media server that is registered now, or null.
+   * A requester resuming after a restart uses it instead of the URI it kept: the media server may
+   * listen on another port since (embedded ones take a free port at each start), and the kept
+   * URI may have expired.
+   */
+  fileUri(mediaServerId: string, fileName: string): string | null {
+    const server = this.#registry.get(mediaServerId);
+    if (!server || server.state !== 'up') return null;
+    return signFileUri(server.controlUrl, fileName, this.#options.secret, FILE_URI_TTL_SECONDS);
   }
 
   list(): (CallInfo & { audioPath: AudioPath; mediaServerId: string | null })[] {

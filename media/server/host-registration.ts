@@ -7,21 +7,28 @@
 import type { Logger } from 'pino';
 import { RegisterResponse, type LoadReport, type RegisterRequest } from '../control-api.ts';
 
-export interface HostRegistrationOptions {
+/** `Req` and `Rep`: what is registered and reported (a media server's by default). */
+export interface HostRegistrationOptions<Req extends { id: string } = RegisterRequest, Rep = LoadReport> {
   /** Host base URL, e.g. http://127.0.0.1:8080 */
   hostUrl: string;
   secret: string;
-  request: RegisterRequest;
+  request: Req;
   /** Interval of load reports and of register retries. Default 1000 ms. */
   intervalMs?: number;
   /** Timeout of each request. Default 2000 ms. */
   requestTimeoutMs?: number;
-  report: () => Promise<LoadReport>;
+  report: () => Promise<Rep>;
   logger: Logger;
+  /**
+   * Where to register and report, under the host URL. Default: the media servers' paths
+   * (`/api/v1/media-servers/register`, `/api/v1/media-servers/<id>/load`); the Remote Content
+   * Service uses its own with the same loop.
+   */
+  paths?: { register: string; load: (id: string) => string };
 }
 
-export class HostRegistration {
-  private readonly options: HostRegistrationOptions;
+export class HostRegistration<Req extends { id: string } = RegisterRequest, Rep = LoadReport> {
+  private readonly options: HostRegistrationOptions<Req, Rep>;
   private readonly base: string;
   private readonly abort = new AbortController();
   private timer: NodeJS.Timeout | undefined;
@@ -32,7 +39,7 @@ export class HostRegistration {
   private failing = false;
   private closed = false;
 
-  constructor(options: HostRegistrationOptions) {
+  constructor(options: HostRegistrationOptions<Req, Rep>) {
     this.options = options;
     this.base = options.hostUrl.replace(/\/+$/, '');
     this.intervalMs = options.intervalMs ?? 1000;
@@ -75,7 +82,7 @@ export class HostRegistration {
   }
 
   private async register(): Promise<void> {
-    const res = await this.post('/api/v1/media-servers/register', this.options.request);
+    const res = await this.post(this.options.paths?.register ?? '/api/v1/media-servers/register', this.options.request);
     if (!res.ok) throw new Error(`register answered ${res.status}`);
     const body = RegisterResponse.safeParse(await res.json().catch(() => ({})));
     if (body.success) {
@@ -88,7 +95,8 @@ export class HostRegistration {
 
   private async sendLoad(): Promise<void> {
     const report = await this.options.report();
-    const res = await this.post(`/api/v1/media-servers/${encodeURIComponent(this.id)}/load`, report);
+    const path = this.options.paths?.load(this.id) ?? `/api/v1/media-servers/${encodeURIComponent(this.id)}/load`;
+    const res = await this.post(path, report);
     await res.body?.cancel();
     if (res.status === 404) {
       this._registered = false;

@@ -34,6 +34,7 @@ interface Row {
   stopped_at: string | null;
   stored_at: string | null;
   media_path: string | null;
+  location: string | null;
   media_location: string | null;
   tags: string;
   key_id: string | null;
@@ -70,6 +71,7 @@ function fromRow(r: Row): StoredRecording {
     stoppedAt: r.stopped_at,
     storedAt: r.stored_at,
     mediaPath: r.media_path,
+    location: r.location,
     mediaLocation: r.media_location,
     tags: JSON.parse(r.tags) as string[],
     keyId: r.key_id,
@@ -133,6 +135,7 @@ export class KnexRecordingStore implements RecordingStore {
         dnis: call.to,
         workgroup: call.workgroup,
         agent: call.agent,
+        location: call.location,
         media_server_id: recording.mediaServerId,
         file_name: recording.fileName,
         uri: recording.uri,
@@ -165,11 +168,11 @@ export class KnexRecordingStore implements RecordingStore {
     });
   }
 
-  async markStored(id: string, mediaPath: string, storedAt: string): Promise<void> {
+  async markStored(id: string, mediaPath: string, storedAt: string, mediaLocation = 'store'): Promise<void> {
     await this.#db('recordings').where({ id }).whereIn('status', ['completed', 'stored']).update({
       status: 'stored',
       media_path: mediaPath,
-      media_location: 'store',
+      media_location: mediaLocation,
       stored_at: storedAt,
     });
   }

@@ -84,6 +84,19 @@ const migrations: Record<string, Knex.Migration> = {
       await knex.schema.dropTable('audit_log');
     },
   },
+  // The call's location: the Remote Content Service that keeps a recording is chosen by it.
+  '0005_rcs': {
+    async up(knex) {
+      await knex.schema.alterTable('recordings', (t) => {
+        t.string('location', 128).nullable().index();
+      });
+    },
+    async down(knex) {
+      await knex.schema.alterTable('recordings', (t) => {
+        t.dropColumn('location');
+      });
+    },
+  },
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -15,14 +15,24 @@ export interface HostProcess {
   mediaServers: { id: string; pid: number }[];
 }
 
+export interface HostProcessOptions {
+  /** Folder to run in (a restart passes the previous one). Default: a fresh temp folder. */
+  dir?: string;
+  /** Extra environment (e.g. CAPSTAN_FAULT_KILL_AT). */
+  env?: NodeJS.ProcessEnv;
+  /** Configuration merged over the defaults below (top-level keys replace). */
+  config?: Record<string, unknown>;
+}
+
 /**
  * `capstan start` as a separate process, as a user runs it: a fresh folder with a config taking
  * the RTP ports from `rtpBase`, started and waited for until its banner names its URL.
  */
-export async function startHostProcess(rtpBase: number): Promise<HostProcess> {
-  const dir = mkdtempSync(join(tmpdir(), 'capstan-host-process-'));
-  writeFileSync(join(dir, 'capstan.config.json'), JSON.stringify({ http: { port: 0 }, logLevel: 'warn', mediaServers: { rtpPorts: `${rtpBase}-${rtpBase + 19}` } }));
-  const proc = spawn(process.execPath, ['--no-node-snapshot', CLI, 'start'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+export async function startHostProcess(rtpBase: number, options: HostProcessOptions = {}): Promise<HostProcess> {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'capstan-host-process-'));
+  const config = { http: { port: 0 }, logLevel: 'warn', mediaServers: { rtpPorts: `${rtpBase}-${rtpBase + 19}` }, ...options.config };
+  writeFileSync(join(dir, 'capstan.config.json'), JSON.stringify(config));
+  const proc = spawn(process.execPath, ['--no-node-snapshot', CLI, 'start'], { cwd: dir, env: { ...process.env, ...options.env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));

@@ -1,22 +1,10 @@
-import { timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { LoadReport, RegisterRequest } from '../../../media/control-api.ts';
-import { CapstanError } from '../../errors.ts';
 import type { MediaServerRegistry } from '../../telephony/media-server-registry.ts';
 import { schemaOf } from '../zod-schema.ts';
 import { requireRole } from '../api-auth.ts';
-
-/** Media servers authenticate with the shared secret as a bearer token. */
-export function requireSecret(secret: string): (request: FastifyRequest) => Promise<void> {
-  const expected = Buffer.from(`Bearer ${secret}`);
-  return async (request) => {
-    const given = Buffer.from(request.headers.authorization ?? '');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      throw new CapstanError('CAPSTAN_ERR_UNAUTHORIZED', 'A media server must present the shared secret');
-    }
-  };
-}
+import { requireSecret } from '../require-secret.ts';
 
 export function mediaServerRoutes(app: FastifyInstance, deps: { registry: MediaServerRegistry; secret: string }): void {
   const auth = requireSecret(deps.secret);

@@ -1,8 +1,10 @@
 import { createReadStream, statSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { CapstanError } from '../../errors.ts';
 import type { ContentStore } from '../../recorder/content-store.ts';
+import { rcsServerOf, type RcsKeeper } from '../../rcs/rcs-keeper.ts';
 import type { RecordingStore } from '../../recorder/recording-store.ts';
 import type { RecorderKeys } from '../../recorder/recorder-keys.ts';
 import type { AuditLog } from '../../recorder/audit-log.ts';
@@ -50,6 +52,8 @@ export interface RecordingRoutesDeps {
   locations: Record<string, ContentStore>;
   keys: () => RecorderKeys | null;
   audit: () => AuditLog;
+  /** Reaches media kept by Remote Content Service servers (`mediaLocation` `rcs:<id>`). */
+  rcs: RcsKeeper;
 }
 
 export function recordingRoutes(app: FastifyInstance, deps: RecordingRoutesDeps): void {
@@ -80,8 +84,11 @@ export function recordingRoutes(app: FastifyInstance, deps: RecordingRoutesDeps)
     const { id } = request.params as z.infer<typeof IdParams>;
     const row = await visibleRecording(deps, principal, id);
     await deps.audit().append({ at: new Date().toISOString(), actor: principal.name, role: principal.role, action: 'delete', recordingId: id, detail: null });
-    const where = row.mediaLocation === null || row.mediaLocation === 'store' ? deps.content : deps.locations[row.mediaLocation];
-    if (row.mediaPath !== null && where) where.remove(row.mediaPath);
+    if (row.mediaPath !== null && rcsServerOf(row.mediaLocation) !== null) await deps.rcs.clientFor(row.mediaLocation!).remove(row.mediaPath);
+    else {
+      const where = row.mediaLocation === null || row.mediaLocation === 'store' ? deps.content : deps.locations[row.mediaLocation];
+      if (row.mediaPath !== null && where) where.remove(row.mediaPath);
+    }
     await deps.store().remove(id);
     return reply.status(204).send();
   });
@@ -92,43 +99,69 @@ export function recordingRoutes(app: FastifyInstance, deps: RecordingRoutesDeps)
     async (request, reply) => {
       const { id } = request.params as z.infer<typeof IdParams>;
       const row = await visibleRecording(deps, request.principal, id);
-      const where = row.mediaLocation === null || row.mediaLocation === 'store' ? deps.content : deps.locations[row.mediaLocation];
-      if (row.status !== 'stored' || row.mediaPath === null || !where || !where.exists(row.mediaPath)) {
-        throw new CapstanError('CAPSTAN_ERR_CONFLICT', `Recording ${id} has no stored audio (status ${row.status})`, { details: { id, status: row.status } });
-      }
-      const path = where.pathOf(row.mediaPath);
+      const ext = row.mime === 'audio/opus' ? '.opus' : '.wav';
+      const download = Boolean((request.query as { download?: string }).download);
+      // Audited before a byte leaves: `download` marks an export, anything else a playback.
+      const audit = async (range: { start: number; end: number } | null, size: number | string) => {
+        const p = request.principal;
+        await deps.audit().append({
+          at: new Date().toISOString(),
+          actor: p.name,
+          role: p.role,
+          action: download ? 'export' : 'playback',
+          recordingId: id,
+          detail: range ? `bytes ${range.start}-${range.end}/${size}` : null,
+        });
+      };
+      void reply.header('content-type', ext === '.opus' ? 'audio/ogg' : 'audio/wav').header('accept-ranges', 'bytes');
+      void reply.header('content-disposition', `${download ? 'attachment' : 'inline'}; filename="${row.id}${ext}"`);
+      const noAudio = () => new CapstanError('CAPSTAN_ERR_CONFLICT', `Recording ${id} has no stored audio (status ${row.status})`, { details: { id, status: row.status } });
+      if (row.status !== 'stored' || row.mediaPath === null) throw noAudio();
+      const encrypted = row.mediaPath.endsWith('.sasf');
+      const decrypt = async (file: string | Uint8Array): Promise<Buffer> => {
+        const keys = deps.keys();
+        if (!keys) throw new CapstanError('CAPSTAN_ERR_KEY_NOT_FOUND', `Recording ${id} is encrypted and the Recorder has no keys`, { details: { id, keyId: row.keyId } });
+        return keys.decrypt(file);
+      };
       // SASF is decrypted on the fly (whole file, verified before any byte is sent): players get
       // the inner WAV or Ogg file. Documented limit: the decrypted file is held in memory.
       let body: Buffer | null = null;
-      if (path.endsWith('.sasf')) {
-        const keys = deps.keys();
-        if (!keys) throw new CapstanError('CAPSTAN_ERR_KEY_NOT_FOUND', `Recording ${id} is encrypted and the Recorder has no keys`, { details: { id, keyId: row.keyId } });
-        body = await keys.decrypt(path);
+      let path: string | null = null;
+      if (rcsServerOf(row.mediaLocation) !== null) {
+        const client = deps.rcs.clientFor(row.mediaLocation!);
+        if (encrypted) body = await decrypt(await client.readAll(row.mediaPath));
+        else {
+          // Plain media streams from the RCS server as it answers the same Range.
+          const upstream = await client.open(row.mediaPath, request.headers.range);
+          const contentRange = upstream.headers.get('content-range');
+          const m = contentRange ? /bytes (\d+)-(\d+)\/(\d+)/.exec(contentRange) : null;
+          if (upstream.status === 416) {
+            await upstream.body?.cancel();
+            return reply.status(416).header('content-range', contentRange ?? 'bytes */0').send(new CapstanError('CAPSTAN_ERR_BAD_REQUEST', 'Range not satisfiable').toJSON());
+          }
+          await audit(m ? { start: Number(m[1]), end: Number(m[2]) } : null, m?.[3] ?? '');
+          if (upstream.status === 206 && contentRange) void reply.status(206).header('content-range', contentRange);
+          const length = upstream.headers.get('content-length');
+          if (length !== null) void reply.header('content-length', length);
+          return reply.send(upstream.body ? Readable.fromWeb(upstream.body as import('node:stream/web').ReadableStream<Uint8Array>) : '');
+        }
+      } else {
+        const where = row.mediaLocation === null || row.mediaLocation === 'store' ? deps.content : deps.locations[row.mediaLocation];
+        if (!where || !where.exists(row.mediaPath)) throw noAudio();
+        path = where.pathOf(row.mediaPath);
+        if (encrypted) body = await decrypt(path);
       }
-      const size = body ? body.length : statSync(path).size;
+      const size = body ? body.length : statSync(path!).size;
       const range = parseByteRange(request.headers.range, size);
-      const ext = row.mime === 'audio/opus' ? '.opus' : '.wav';
-      void reply.header('content-type', ext === '.opus' ? 'audio/ogg' : 'audio/wav').header('accept-ranges', 'bytes');
-      void reply.header('content-disposition', `inline; filename="${row.id}${ext}"`);
       if (range === 'unsatisfiable') {
         return reply.status(416).header('content-range', `bytes */${size}`).send(new CapstanError('CAPSTAN_ERR_BAD_REQUEST', 'Range not satisfiable').toJSON());
       }
       const start = range?.start ?? 0;
       const end = range?.end ?? size - 1;
-      // Audited before a byte leaves: `download` marks an export, anything else a playback.
-      const p = request.principal;
-      await deps.audit().append({
-        at: new Date().toISOString(),
-        actor: p.name,
-        role: p.role,
-        action: (request.query as { download?: string }).download ? 'export' : 'playback',
-        recordingId: id,
-        detail: range ? `bytes ${start}-${end}/${size}` : null,
-      });
-      if ((request.query as { download?: string }).download) void reply.header('content-disposition', `attachment; filename="${row.id}${ext}"`);
+      await audit(range ? { start, end } : null, size);
       if (range) void reply.status(206).header('content-range', `bytes ${start}-${end}/${size}`);
       void reply.header('content-length', end - start + 1);
-      return reply.send(body ? body.subarray(start, end + 1) : createReadStream(path, { start, end }));
+      return reply.send(body ? body.subarray(start, end + 1) : createReadStream(path!, { start, end }));
     },
   );
 
