@@ -8,6 +8,7 @@ import { benchSasf, benchSasfRecording } from './sasf.ts';
 import { benchCodecs } from './codecs.ts';
 import { benchHandlers } from './handlers.ts';
 import { benchInsertion } from './insertion.ts';
+import { benchFailover } from './failover.ts';
 import { benchMediaCapacity } from './media-capacity.ts';
 import { benchRelayLatency } from './relay-latency.ts';
 import { benchTrueSpeech } from './truespeech.ts';
@@ -30,6 +31,7 @@ const benches: Bench[] = [
   },
   { name: 'handlers', run: async () => ({ ...(await benchHandlers()) }) },
   { name: 'insertion', run: async () => ({ ...(await benchInsertion()) }) },
+  { name: 'failover', run: async () => ({ ...(await benchFailover()) }) },
   { name: 'media-capacity', run: () => benchMediaCapacity() },
   { name: 'relay-latency', run: async () => ({ ...(await benchRelayLatency()) }) },
   { name: 'truespeech', run: async () => ({ ...(await benchTrueSpeech()) }) },

@@ -51,6 +51,11 @@ declare global {
       /** The Recorder key an encrypted (SASF) recording is encrypted to; null when plain. */
       keyId: string | null;
       startedAt: string;
+      /**
+       * Set on a failover segment (its media server died and the recording went on elsewhere):
+       * the recording it continues, its index (1, 2...), and its start in ms after that one's.
+       */
+      segment?: { of: string; index: number; startMs: number } | undefined;
     }
 
     interface RecordingResultInfo {

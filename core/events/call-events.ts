@@ -43,6 +43,20 @@ export interface RecordingInfo {
   /** Id of the Recorder key an encrypted (SASF) recording is encrypted to; null when plain. */
   keyId: string | null;
   startedAt: string;
+  /**
+   * Set on a failover segment: the recording it continues (`of`), its index (1, 2...) and when it
+   * started, ms after that recording's start. Absent on a recording's first (or only) segment.
+   */
+  segment?: { of: string; index: number; startMs: number } | undefined;
+}
+
+/** Audio a recording lacks between two segments: ms after the recording's start. */
+export interface RecordingGapInfo {
+  /** The segment the gap follows. */
+  afterSegment: number;
+  startMs: number;
+  endMs: number;
+  reason: string;
 }
 
 export interface RecordingResultInfo {
@@ -98,6 +112,13 @@ export interface MediaServerEvents {
   'media-server.down': { id: string; location: string; reason: string };
   /** The selection rules found no media server for a call: the requester got CAPSTAN_ERR_NO_MEDIA_SERVER. */
   'media-server.selection-failed': { callId: string; ruleSet: string; error: ReturnType<CapstanError['toJSON']> };
+  /** A media server (back after a crash) offers files it repaired: segments cut short by its death. */
+  'media-server.recovered': { id: string; files: { recordingId: string; fileName: string; uri: string }[] };
+  /**
+   * Failover: the media server recording a call died, and each of its recordings continues on
+   * another as the next segment (`recording.segment`), after `gap`.
+   */
+  'recording.segment-started': { recording: RecordingInfo; gap: RecordingGapInfo };
 }
 
 export type CapstanEvents = CallEvents & RecordingEvents & CallSourceEvents & MediaServerEvents & HandlerEvents;

@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { extname } from 'node:path';
+import { parseWav } from '../../media/wav/wav-reader.ts';
 import { CapstanError, toCapstanError } from '../errors.ts';
-import type { CallInfo, RecordingInfo, RecordingResultInfo, Requester } from '../events/call-events.ts';
+import type { CallInfo, RecordingGapInfo, RecordingInfo, RecordingResultInfo, Requester } from '../events/call-events.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../logger.ts';
 import type { RecorderPolicy } from '../config/schema.ts';
@@ -48,6 +50,8 @@ export class Recorder {
   /** Completions being written, tracked so `drain()` waits for them too. */
   readonly #completing = new Set<Promise<void>>();
   readonly #unsubscribe: (() => void)[] = [];
+  /** Recovered files being taken, by file name (load reports repeat them every second). */
+  readonly #recovering = new Set<string>();
   #closed = false;
 
   readonly #rcs: RcsKeeper | null;
@@ -73,6 +77,28 @@ export class Recorder {
         this.#inserting.set(recording.recordingId, insert);
         this.#completing.add(insert);
         void insert.finally(() => this.#completing.delete(insert));
+      }),
+      // Failover: the recording goes on elsewhere as a further segment, stored as a row of its own.
+      this.#events.on('recording.segment-started', ({ recording, gap }) => {
+        if (!RECORDER_REQUESTERS.includes(recording.requester)) return;
+        const insert = this.#insertSegment(recording, gap).finally(() => this.#inserting.delete(recording.recordingId));
+        this.#inserting.set(recording.recordingId, insert);
+        this.#completing.add(insert);
+        void insert.finally(() => this.#completing.delete(insert));
+      }),
+      // A media server back from a crash offers the segments it was writing when it died.
+      this.#events.on('media-server.recovered', ({ id, files }) => {
+        for (const file of files) {
+          if (this.#recovering.has(file.fileName)) continue;
+          const run = this.#takeRecovered(id, file)
+            .catch((e: unknown) => this.#logger.error({ err: e, fileName: file.fileName }, 'taking a recovered segment failed; it stays on its media server'))
+            .finally(() => {
+              this.#recovering.delete(file.fileName);
+              this.#completing.delete(run);
+            });
+          this.#recovering.add(file.fileName);
+          this.#completing.add(run);
+        }
       }),
       this.#events.on('recording.completed', ({ recording, result }) => {
         if (!RECORDER_REQUESTERS.includes(recording.requester)) return;
@@ -116,6 +142,66 @@ export class Recorder {
     } catch (e) {
       this.#logger.error({ err: e, recordingId: recording.recordingId }, 'could not record the start of a recording');
     }
+  }
+
+  async #insertSegment(recording: RecordingInfo, gap: RecordingGapInfo): Promise<void> {
+    try {
+      const root = recording.segment!.of;
+      await this.#inserting.get(root);
+      await this.#store.insertStarted(recording, this.#telephony.get(recording.callId));
+      await this.#store.addGap(root, gap);
+    } catch (e) {
+      this.#logger.error({ err: e, recordingId: recording.recordingId }, 'could not record the start of a segment');
+    }
+  }
+
+  /**
+   * A segment cut short by its media server's death, repaired by that server at its restart: its
+   * row (still `recording`) is completed from the file itself — size, SHA-256 and length read
+   * from what the server serves, since the server never reported them — then stored like any
+   * other. The gap after it now starts where its audio really ends.
+   */
+  async #takeRecovered(mediaServerId: string, file: { recordingId: string; fileName: string; uri: string }): Promise<void> {
+    const row = await this.#store.get(file.recordingId);
+    if (!row || row.status !== 'recording' || row.mediaServerId !== mediaServerId) return;
+    const response = await fetch(file.uri, { signal: AbortSignal.timeout(60_000) });
+    if (!response.ok || !response.body) {
+      await response.body?.cancel();
+      throw new CapstanError('CAPSTAN_ERR_FETCH_FAILED', `Reading the recovered ${file.fileName} answered ${response.status}`);
+    }
+    const hash = createHash('sha256');
+    let size = 0;
+    const head: Buffer[] = [];
+    let headBytes = 0;
+    for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+      hash.update(chunk);
+      size += chunk.length;
+      if (headBytes < 65_536) {
+        head.push(Buffer.from(chunk));
+        headBytes += chunk.length;
+      }
+    }
+    const timing = wavTiming(Buffer.concat(head));
+    const durationMs = timing?.durationMs ?? 0;
+    await this.#store.markCompleted(row.id, {
+      fileName: file.fileName,
+      uri: file.uri,
+      mime: row.mime,
+      channels: row.channels,
+      sampleRate: timing?.sampleRate ?? 8000,
+      samples: timing?.samples ?? 0,
+      durationMs,
+      sizeBytes: size,
+      sha256: hash.digest('hex'),
+      startedAt: row.startedAt,
+      stoppedAt: new Date(Date.parse(row.startedAt) + durationMs).toISOString(),
+      pauses: [],
+      dtmf: [],
+    });
+    if (timing) await this.#store.setGapStart(row.segmentOf ?? row.id, row.segmentIndex, row.segmentStartMs + durationMs);
+    this.#logger.info({ recordingId: row.id, segment: row.segmentIndex, durationMs, sizeBytes: size }, 'recovered segment taken');
+    const completed = await this.#store.get(row.id);
+    if (completed) await this.#finish(completed);
   }
 
   async #complete(recording: RecordingInfo, result: RecordingResultInfo): Promise<void> {
@@ -278,5 +364,16 @@ export class Recorder {
     this.#unsubscribe.forEach((off) => off());
     await this.drain();
     this.#closed = true;
+  }
+}
+
+/** Length of a WAV file from its header (the first bytes); null for other formats. */
+function wavTiming(head: Buffer): { sampleRate: number; samples: number; durationMs: number } | null {
+  try {
+    const info = parseWav(head);
+    const samples = Math.floor(info.declaredDataBytes / info.blockAlign) * info.samplesPerBlock;
+    return { sampleRate: info.sampleRate, samples, durationMs: (samples / info.sampleRate) * 1000 };
+  } catch {
+    return null;
   }
 }

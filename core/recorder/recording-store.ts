@@ -2,7 +2,7 @@
  * What the Recorder keeps about each recording. The `recordingStore` service (the knex plugin by
  * default) implements it; every write is idempotent so a step replayed after a crash changes nothing.
  */
-import type { CallInfo, RecordingInfo, RecordingResultInfo } from '../events/call-events.ts';
+import type { CallInfo, RecordingGapInfo, RecordingInfo, RecordingResultInfo } from '../events/call-events.ts';
 
 /** The life of a recording on the requester's side, in order. */
 export type RecordingStatus = 'recording' | 'completed' | 'stored' | 'failed' | 'purged';
@@ -40,6 +40,14 @@ export interface StoredRecording {
   mediaLocation: string | null;
   /** The call's location (null for recordings stored before it was kept). */
   location: string | null;
+  /** For a failover segment (index 1, 2...): the recording it continues; null for a recording itself. */
+  segmentOf: string | null;
+  /** 0 for a recording (its first segment), then 1, 2... */
+  segmentIndex: number;
+  /** When this segment started, ms after the recording's start (0 for the first). */
+  segmentStartMs: number;
+  /** On a recording: the audio missing between its segments. */
+  gaps: RecordingGapInfo[];
   tags: string[];
   /** Recorder key of an encrypted (SASF) recording; null when plain. */
   keyId: string | null;
@@ -64,6 +72,8 @@ export interface RecordingQuery {
   dnis?: string;
   limit?: number;
   offset?: number;
+  /** Include failover segments as rows of their own (retention does). Default: recordings only. */
+  includeSegments?: boolean;
 }
 
 export interface RecordingStore {
@@ -83,6 +93,12 @@ export interface RecordingStore {
   /** Retention deleted the whole recording. */
   remove(id: string): Promise<void>;
   get(id: string): Promise<StoredRecording | null>;
+  /** Marks (or replaces) the gap that follows segment `gap.afterSegment` of recording `id`. */
+  addGap(id: string, gap: RecordingGapInfo): Promise<void>;
+  /** Moves a gap's start once the segment before it is recovered and its length is known. */
+  setGapStart(id: string, afterSegment: number, startMs: number): Promise<void>;
+  /** The failover segments of recording `id` (index 1, 2...). */
+  listSegments(id: string): Promise<StoredRecording[]>;
   list(query: RecordingQuery): Promise<{ items: StoredRecording[]; total: number }>;
   /** Completed but not yet stored, or stored with the media server's copy not yet deleted. */
   listUnfinished(): Promise<StoredRecording[]>;

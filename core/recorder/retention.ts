@@ -93,7 +93,7 @@ export class RetentionRunner {
     const oldest = Math.min(...this.#policies.map((p) => p.olderThanDays));
     const before = new Date(now - oldest * 86_400_000).toISOString();
     for (let offset = 0; ; ) {
-      const { items } = await this.#store.list({ to: before, limit: 200, offset });
+      const { items } = await this.#store.list({ to: before, limit: 200, offset, includeSegments: true });
       if (items.length === 0) break;
       let removed = 0;
       for (const r of items) {

@@ -95,6 +95,8 @@ export class MediaServerRegistry {
       lastReportMs: Date.now(),
       lastReportAt: new Date().toISOString(),
     });
+    // Told on every report while it has some: the Recorder takes each once, idempotently.
+    if (load.recovered.length > 0) this.#events.emit('media-server.recovered', { id, files: load.recovered });
     if (wasDown) {
       this.#logger.info({ mediaServer: id }, 'media server is back');
       this.#events.emit('media-server.up', { id, location: server.location });

@@ -79,6 +79,18 @@ interface CallEntry {
   ended: boolean;
 }
 
+interface RecordingEntry {
+  call: CallEntry;
+  /** The recording as its requester knows it (its first segment's file). */
+  info: RecordingInfo;
+  /** The segment being written now: `info` itself, or after a failover the latest segment. */
+  current: RecordingInfo;
+  /** What the media server was asked for, to ask the next one the same after a failover. */
+  format: { mime: string; channels: 1 | 2; encryption: { publicKeyPem: string } | null };
+  /** Paused (and how) when its media server died: the next segment starts paused too. */
+  paused: 'skip' | 'silence' | null;
+}
+
 export interface TelephonyServicesOptions {
   secret: string;
   location: string;
@@ -91,7 +103,8 @@ export interface TelephonyServicesOptions {
 /** The control plane between requesters and media servers: calls, their media server, their recordings. */
 export class TelephonyServices {
   readonly #calls = new Map<string, CallEntry>();
-  readonly #recordings = new Map<string, { call: CallEntry; info: RecordingInfo }>();
+  /** Recordings in progress by id: the recording as answered to its requester, and its current segment. */
+  readonly #recordings = new Map<string, RecordingEntry>();
   readonly #registry: MediaServerRegistry;
   readonly #events: EventBus;
   readonly #logger: Logger;
@@ -103,6 +116,80 @@ export class TelephonyServices {
     this.#events = events;
     this.#logger = logger;
     this.#options = options;
+    this.#offDown = events.on('media-server.down', ({ id, reason }) => {
+      void this.#failover(id, reason).catch((e: unknown) => logger.error({ err: e, mediaServer: id }, 'failover failed'));
+    });
+  }
+
+  readonly #offDown: () => void;
+
+  /**
+   * The media server of some calls died: each is moved to another server chosen by the same rules
+   * (never the dead one), its parties re-pointed, and each of its recordings continues there as
+   * the next segment, the gap between them marked. A dynamic call that was not recording goes back
+   * to direct media.
+   */
+  async #failover(deadId: string, reason: string): Promise<void> {
+    const affected = [...this.#calls.values()].filter((e) => e.mediaServerId === deadId && !e.ended);
+    if (affected.length === 0) return;
+    this.#logger.warn({ mediaServer: deadId, calls: affected.length, reason }, 'media server died with calls on it: failing over');
+    await Promise.all(affected.map((entry) => this.#failoverCall(entry, deadId, reason)));
+  }
+
+  async #failoverCall(entry: CallEntry, deadId: string, reason: string): Promise<void> {
+    const diedAt = Date.now();
+    const callId = entry.info.callId;
+    const recordings = [...this.#recordings.values()].filter((r) => r.call === entry);
+    entry.mediaServerId = null;
+    if (entry.audioPath === 'dynamic' && recordings.length === 0) {
+      entry.legs = this.#directTargets(entry);
+      this.#events.emit('call.media-changed', { call: entry.info, mediaServerId: null, legs: entry.legs, reason: `media server ${deadId} died` });
+      return;
+    }
+    try {
+      entry.inserting = this.#insertMediaServer(entry, `failover from ${deadId}`, [deadId]).finally(() => (entry.inserting = null));
+      await entry.inserting;
+    } catch (e) {
+      const error = toCapstanError(e);
+      this.#logger.error({ callId, mediaServer: deadId, err: error }, 'no media server to fail over to: the call has no recording until one is up');
+      for (const r of recordings) this.#events.emit('recording.failed', { recording: r.current, callId, error: error.toJSON() });
+      return;
+    }
+    if (entry.ended) return;
+    const mediaServerId = entry.mediaServerId!;
+    for (const r of recordings) {
+      const index = (r.current.segment?.index ?? 0) + 1;
+      const segmentId = `${r.info.recordingId}-s${index}`;
+      try {
+        const started = await this.#client(mediaServerId).startRecording(callId, {
+          recordingId: segmentId,
+          mime: r.format.mime,
+          channels: r.format.channels,
+          ...(r.format.encryption ? { encryption: r.format.encryption } : {}),
+        });
+        if (r.paused) await this.#client(mediaServerId).pauseRecording(segmentId, { mode: r.paused });
+        const startedAt = Date.now();
+        const rootStart = Date.parse(r.info.startedAt);
+        const segment: RecordingInfo = {
+          ...r.info,
+          recordingId: segmentId,
+          mediaServerId,
+          fileName: started.fileName,
+          uri: started.uri,
+          startedAt: new Date(startedAt).toISOString(),
+          segment: { of: r.info.recordingId, index, startMs: startedAt - rootStart },
+        };
+        const previous = r.current.segment?.index ?? 0;
+        r.current = segment;
+        const gap = { afterSegment: previous, startMs: Math.max(0, diedAt - rootStart), endMs: startedAt - rootStart, reason: `media server ${deadId} died (${reason})` };
+        this.#logger.warn({ callId, recordingId: r.info.recordingId, segment: index, mediaServer: mediaServerId, gapMs: gap.endMs - gap.startMs }, 'recording continues on another media server');
+        this.#events.emit('recording.segment-started', { recording: segment, gap });
+      } catch (e) {
+        const error = toCapstanError(e);
+        this.#logger.error({ callId, recordingId: r.info.recordingId, err: error }, 'the recording could not continue on the new media server');
+        this.#events.emit('recording.failed', { recording: r.current, callId, error: error.toJSON() });
+      }
+    }
   }
 
   #client(mediaServerId: string): MediaServerClient {
@@ -288,7 +375,13 @@ export class TelephonyServices {
         startedAt: new Date().toISOString(),
       };
       entry.recordings.set(recordingId, info);
-      this.#recordings.set(recordingId, { call: entry, info });
+      this.#recordings.set(recordingId, {
+        call: entry,
+        info,
+        current: info,
+        format: { mime, channels, encryption: options.encryption ? { publicKeyPem: options.encryption.publicKeyPem } : null },
+        paused: null,
+      });
       this.#logger.info({ callId, recordingId, requester: options.requester, fileName: info.fileName }, 'recording started');
       this.#events.emit('recording.started', { recording: info });
       return info;
@@ -299,7 +392,7 @@ export class TelephonyServices {
     }
   }
 
-  #recording(recordingId: string): { call: CallEntry; info: RecordingInfo } {
+  #recording(recordingId: string): RecordingEntry {
     const found = this.#recordings.get(recordingId);
     if (!found) throw new CapstanError('CAPSTAN_ERR_RECORDING_NOT_FOUND', `No recording in progress with id ${recordingId}`, { details: { recordingId } });
     return found;
@@ -311,25 +404,28 @@ export class TelephonyServices {
   }
 
   async pauseRecording(recordingId: string, mode: 'skip' | 'silence'): Promise<void> {
-    const { info } = this.#recording(recordingId);
-    await this.#client(info.mediaServerId).pauseRecording(recordingId, { mode });
-    this.#events.emit('recording.paused', { recording: info, mode });
+    const r = this.#recording(recordingId);
+    await this.#client(r.current.mediaServerId).pauseRecording(r.current.recordingId, { mode });
+    r.paused = mode;
+    this.#events.emit('recording.paused', { recording: r.info, mode });
   }
 
   async resumeRecording(recordingId: string): Promise<void> {
-    const { info } = this.#recording(recordingId);
-    await this.#client(info.mediaServerId).resumeRecording(recordingId);
-    this.#events.emit('recording.resumed', { recording: info });
+    const r = this.#recording(recordingId);
+    await this.#client(r.current.mediaServerId).resumeRecording(r.current.recordingId);
+    r.paused = null;
+    this.#events.emit('recording.resumed', { recording: r.info });
   }
 
   /** Stops a recording; the requester then gets `recording.completed` with the file's size and checksum. */
   async stopRecording(recordingId: string): Promise<RecordingResultInfo> {
-    const { call, info } = this.#recording(recordingId);
+    const { call, current: info } = this.#recording(recordingId);
     this.#recordings.delete(recordingId);
     call.recordings.delete(recordingId);
     try {
-      const result = await this.#client(info.mediaServerId).stopRecording(recordingId);
-      this.#logger.info({ recordingId, durationMs: result.durationMs, sizeBytes: result.sizeBytes }, 'recording completed');
+      // After a failover this stops the last segment; earlier ones complete as they are recovered.
+      const result = await this.#client(info.mediaServerId).stopRecording(info.recordingId);
+      this.#logger.info({ recordingId, segment: info.segment?.index ?? 0, durationMs: result.durationMs, sizeBytes: result.sizeBytes }, 'recording completed');
       this.#events.emit('recording.completed', { recording: info, result });
       await this.#removeMediaServer(call);
       return result;
@@ -361,6 +457,7 @@ export class TelephonyServices {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#offDown();
     await Promise.all([...this.#calls.keys()].map((id) => this.hangup(id, 'shutdown').catch(() => undefined)));
   }
 }

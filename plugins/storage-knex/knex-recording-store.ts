@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { CapstanError } from '../../core/errors.ts';
-import type { CallInfo, RecordingInfo, RecordingResultInfo } from '../../core/events/call-events.ts';
+import type { CallInfo, RecordingGapInfo, RecordingInfo, RecordingResultInfo } from '../../core/events/call-events.ts';
 import type { RecordingQuery, RecordingStore, StoredRecording } from '../../core/recorder/recording-store.ts';
 import { migrationSource } from './migrations.ts';
 
@@ -35,6 +35,10 @@ interface Row {
   stored_at: string | null;
   media_path: string | null;
   location: string | null;
+  segment_of: string | null;
+  segment_index: number;
+  segment_start_ms: number;
+  gaps: string;
   media_location: string | null;
   tags: string;
   key_id: string | null;
@@ -72,6 +76,10 @@ function fromRow(r: Row): StoredRecording {
     storedAt: r.stored_at,
     mediaPath: r.media_path,
     location: r.location,
+    segmentOf: r.segment_of,
+    segmentIndex: r.segment_index,
+    segmentStartMs: r.segment_start_ms,
+    gaps: JSON.parse(r.gaps) as StoredRecording['gaps'],
     mediaLocation: r.media_location,
     tags: JSON.parse(r.tags) as string[],
     keyId: r.key_id,
@@ -136,6 +144,9 @@ export class KnexRecordingStore implements RecordingStore {
         workgroup: call.workgroup,
         agent: call.agent,
         location: call.location,
+        segment_of: recording.segment?.of ?? null,
+        segment_index: recording.segment?.index ?? 0,
+        segment_start_ms: recording.segment?.startMs ?? 0,
         media_server_id: recording.mediaServerId,
         file_name: recording.fileName,
         uri: recording.uri,
@@ -197,6 +208,31 @@ export class KnexRecordingStore implements RecordingStore {
     await this.#db('recordings').where({ id }).delete();
   }
 
+  async addGap(id: string, gap: RecordingGapInfo): Promise<void> {
+    await this.#db.transaction(async (trx) => {
+      const row = (await trx('recordings').where({ id }).first('gaps')) as { gaps: string } | undefined;
+      if (!row) return;
+      const gaps = (JSON.parse(row.gaps) as RecordingGapInfo[]).filter((g) => g.afterSegment !== gap.afterSegment);
+      gaps.push(gap);
+      gaps.sort((a, b) => a.afterSegment - b.afterSegment);
+      await trx('recordings').where({ id }).update({ gaps: JSON.stringify(gaps) });
+    });
+  }
+
+  async setGapStart(id: string, afterSegment: number, startMs: number): Promise<void> {
+    await this.#db.transaction(async (trx) => {
+      const row = (await trx('recordings').where({ id }).first('gaps')) as { gaps: string } | undefined;
+      if (!row) return;
+      const gaps = (JSON.parse(row.gaps) as RecordingGapInfo[]).map((g) => (g.afterSegment === afterSegment ? { ...g, startMs: Math.min(startMs, g.endMs) } : g));
+      await trx('recordings').where({ id }).update({ gaps: JSON.stringify(gaps) });
+    });
+  }
+
+  async listSegments(id: string): Promise<StoredRecording[]> {
+    const rows = (await this.#db('recordings').where({ segment_of: id }).orderBy('segment_index')) as Row[];
+    return rows.map(fromRow);
+  }
+
   async get(id: string): Promise<StoredRecording | null> {
     const row = (await this.#db('recordings').where({ id }).first()) as Row | undefined;
     return row ? fromRow(row) : null;
@@ -204,6 +240,7 @@ export class KnexRecordingStore implements RecordingStore {
 
   async list(query: RecordingQuery): Promise<{ items: StoredRecording[]; total: number }> {
     const base = this.#db('recordings');
+    if (!query.includeSegments) base.whereNull('segment_of');
     if (query.callId !== undefined) base.where({ call_id: query.callId });
     if (query.from !== undefined) base.where('started_at', '>=', query.from);
     if (query.to !== undefined) base.where('started_at', '<', query.to);

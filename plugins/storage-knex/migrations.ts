@@ -84,6 +84,26 @@ const migrations: Record<string, Knex.Migration> = {
       await knex.schema.dropTable('audit_log');
     },
   },
+  // Failover segments: a recording continued on another media server is stored as further rows
+  // (`segment_of` its first one), and the first one keeps the gaps between them.
+  '0004_segments': {
+    async up(knex) {
+      await knex.schema.alterTable('recordings', (t) => {
+        t.string('segment_of', 64).nullable().index();
+        t.integer('segment_index').notNullable().defaultTo(0);
+        t.double('segment_start_ms').notNullable().defaultTo(0);
+        t.text('gaps').notNullable().defaultTo('[]');
+      });
+    },
+    async down(knex) {
+      await knex.schema.alterTable('recordings', (t) => {
+        t.dropColumn('segment_of');
+        t.dropColumn('segment_index');
+        t.dropColumn('segment_start_ms');
+        t.dropColumn('gaps');
+      });
+    },
+  },
   // The call's location: the Remote Content Service that keeps a recording is chosen by it.
   '0005_rcs': {
     async up(knex) {

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { CapstanError } from '../../errors.ts';
 import type { ContentStore } from '../../recorder/content-store.ts';
 import { rcsServerOf, type RcsKeeper } from '../../rcs/rcs-keeper.ts';
-import type { RecordingStore } from '../../recorder/recording-store.ts';
+import type { RecordingStore, StoredRecording } from '../../recorder/recording-store.ts';
 import type { RecorderKeys } from '../../recorder/recorder-keys.ts';
 import type { AuditLog } from '../../recorder/audit-log.ts';
 import { mayAccessAgentOf, requireRole, type Principal } from '../api-auth.ts';
@@ -27,7 +27,29 @@ const ListQuery = z.object({
   offset: z.coerce.number().int().min(0).default(0),
 });
 const IdParams = z.object({ id: z.string().min(1).max(64) });
-const AudioQuery = z.object({ download: z.string().optional() });
+const AudioQuery = z.object({
+  download: z.string().optional(),
+  /** Which segment of a recording continued after a failover: 0 (the first, default), 1, 2... */
+  segment: z.coerce.number().int().min(0).max(1000).optional(),
+});
+
+/** A recording with its segments (itself first) and the gaps between them. */
+async function withSegments(deps: RecordingRoutesDeps, row: StoredRecording) {
+  const rows = [row, ...(await deps.store().listSegments(row.id))];
+  return {
+    ...row,
+    segments: rows.map((r) => ({
+      index: r.segmentIndex,
+      id: r.id,
+      status: r.status,
+      mediaServerId: r.mediaServerId,
+      startMs: r.segmentStartMs,
+      durationMs: r.durationMs,
+      // Cut short by its media server's death and taken from the file that server repaired.
+      recovered: r.status !== 'recording' && row.gaps.some((g) => g.afterSegment === r.segmentIndex),
+    })),
+  };
+}
 const AuditQuery = z.object({
   recordingId: z.string().optional(),
   actor: z.string().optional(),
@@ -76,7 +98,7 @@ export function recordingRoutes(app: FastifyInstance, deps: RecordingRoutesDeps)
 
   app.get('/api/v1/recordings/:id', { schema: { tags: ['recordings'], summary: 'One recording', params: schemaOf(IdParams) } }, async (request) => {
     const { id } = request.params as z.infer<typeof IdParams>;
-    return visibleRecording(deps, request.principal, id);
+    return withSegments(deps, await visibleRecording(deps, request.principal, id));
   });
 
   app.delete('/api/v1/recordings/:id', { schema: { tags: ['recordings'], summary: 'Delete a recording, media and all (admin; audited)', params: schemaOf(IdParams) } }, async (request, reply) => {
@@ -84,12 +106,15 @@ export function recordingRoutes(app: FastifyInstance, deps: RecordingRoutesDeps)
     const { id } = request.params as z.infer<typeof IdParams>;
     const row = await visibleRecording(deps, principal, id);
     await deps.audit().append({ at: new Date().toISOString(), actor: principal.name, role: principal.role, action: 'delete', recordingId: id, detail: null });
-    if (row.mediaPath !== null && rcsServerOf(row.mediaLocation) !== null) await deps.rcs.clientFor(row.mediaLocation!).remove(row.mediaPath);
-    else {
-      const where = row.mediaLocation === null || row.mediaLocation === 'store' ? deps.content : deps.locations[row.mediaLocation];
-      if (row.mediaPath !== null && where) where.remove(row.mediaPath);
+    // Its failover segments go with it, media first.
+    for (const r of [...(await deps.store().listSegments(id)), row]) {
+      if (r.mediaPath !== null && rcsServerOf(r.mediaLocation) !== null) await deps.rcs.clientFor(r.mediaLocation!).remove(r.mediaPath);
+      else {
+        const where = r.mediaLocation === null || r.mediaLocation === 'store' ? deps.content : deps.locations[r.mediaLocation];
+        if (r.mediaPath !== null && where) where.remove(r.mediaPath);
+      }
+      await deps.store().remove(r.id);
     }
-    await deps.store().remove(id);
     return reply.status(204).send();
   });
 
@@ -98,7 +123,10 @@ export function recordingRoutes(app: FastifyInstance, deps: RecordingRoutesDeps)
     { schema: { tags: ['recordings'], summary: 'The recording’s audio (supports Range; ?download=1 to export); audited', params: schemaOf(IdParams), querystring: schemaOf(AudioQuery) } },
     async (request, reply) => {
       const { id } = request.params as z.infer<typeof IdParams>;
-      const row = await visibleRecording(deps, request.principal, id);
+      const recording = await visibleRecording(deps, request.principal, id);
+      const segment = (request.query as z.infer<typeof AudioQuery>).segment ?? 0;
+      const row = segment === 0 ? recording : (await deps.store().listSegments(id)).find((r) => r.segmentIndex === segment);
+      if (!row) throw new CapstanError('CAPSTAN_ERR_RECORDING_NOT_FOUND', `Recording ${id} has no segment ${segment}`, { details: { id, segment } });
       const ext = row.mime === 'audio/opus' ? '.opus' : '.wav';
       const download = Boolean((request.query as { download?: string }).download);
       // Audited before a byte leaves: `download` marks an export, anything else a playback.
