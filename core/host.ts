@@ -85,6 +85,7 @@ export class Host {
       selection: config.selection,
       audioPaths: config.audioPaths,
       recordingMimeTypeDefault: config.mediaServers.recordingMimeTypeDefault,
+      journalDir: join(config.dataDir, 'calls'),
     });
     this.embedded = null;
   }
@@ -165,6 +166,8 @@ export class Host {
         hostUrl: () => config.http.publicUrl ?? this.#url,
       },
     );
+    // Calls a previous run left in progress (it crashed): known again before the API listens.
+    this.telephony.restore();
     deliveryRoutes(this.http, { store: () => this.services.get('deliveryStore') });
     const h = config.handlers;
     this.#handlers = new HandlerRuntime({

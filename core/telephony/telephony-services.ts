@@ -5,6 +5,7 @@ import { decideFormat, type Compression } from '../recorder/format-decision.ts';
 import type { CallDirection, CallInfo, RecordingInfo, RecordingResultInfo, Requester } from '../events/call-events.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../logger.ts';
+import { CallJournal } from './call-journal.ts';
 import { MediaServerClient } from './media-server-client.ts';
 import type { MediaServerRegistry } from './media-server-registry.ts';
 import { selectByRules, type RuleSet } from './selection-rules.ts';
@@ -98,6 +99,19 @@ export interface TelephonyServicesOptions {
   audioPaths: { default: AudioPath; byLocation: Record<string, AudioPath> };
   selection: { default: string; ruleSets: Record<string, RuleSet>; byLocation: Record<string, string> };
   recordingMimeTypeDefault: RecordingMime;
+  /** Folder where calls in progress are written down, so a restarted host resumes them. Default: none. */
+  journalDir?: string | undefined;
+}
+
+/** What the journal keeps of a call: enough to carry on with it after a restart. */
+interface CallSnapshot {
+  info: CallInfo;
+  audioPath: AudioPath;
+  parties: NewCallLeg[];
+  audioPathLocations: string[];
+  mediaServerId: string | null;
+  legs: { role: LegRole; rtp: Endpoint }[];
+  recordings: Omit<RecordingEntry, 'call'>[];
 }
 
 /** The control plane between requesters and media servers: calls, their media server, their recordings. */
@@ -111,17 +125,64 @@ export class TelephonyServices {
   readonly #options: TelephonyServicesOptions;
   #closed = false;
 
+  readonly #journal: CallJournal<CallSnapshot> | null;
+
   constructor(registry: MediaServerRegistry, events: EventBus, logger: Logger, options: TelephonyServicesOptions) {
     this.#registry = registry;
     this.#events = events;
     this.#logger = logger;
     this.#options = options;
+    this.#journal = options.journalDir ? new CallJournal<CallSnapshot>(options.journalDir, logger) : null;
     this.#offDown = events.on('media-server.down', ({ id, reason }) => {
       void this.#failover(id, reason).catch((e: unknown) => logger.error({ err: e, mediaServer: id }, 'failover failed'));
     });
   }
 
   readonly #offDown: () => void;
+
+  /** Writes the call down as it is now (no-op without a journal or once it ended). */
+  #persist(entry: CallEntry): void {
+    if (!this.#journal || entry.ended) return;
+    this.#journal.save({
+      info: entry.info,
+      audioPath: entry.audioPath,
+      parties: entry.parties,
+      audioPathLocations: entry.audioPathLocations,
+      mediaServerId: entry.mediaServerId,
+      legs: entry.legs,
+      recordings: [...this.#recordings.values()].filter((r) => r.call === entry).map(({ call: _, ...r }) => r),
+    });
+  }
+
+  /**
+   * After a restart: takes back the calls a previous run wrote down. Their media servers (standalone
+   * ones kept recording meanwhile) answer for them again as soon as they re-register; the call
+   * sources hang them up as usual. Returns how many calls were restored.
+   */
+  restore(): number {
+    if (!this.#journal) return 0;
+    const snapshots = this.#journal.loadAll();
+    for (const s of snapshots) {
+      const entry: CallEntry = {
+        info: s.info,
+        audioPath: s.audioPath,
+        parties: s.parties,
+        audioPathLocations: s.audioPathLocations,
+        mediaServerId: s.mediaServerId,
+        legs: s.legs,
+        recordings: new Map(),
+        inserting: null,
+        ended: false,
+      };
+      this.#calls.set(s.info.callId, entry);
+      for (const r of s.recordings) {
+        entry.recordings.set(r.info.recordingId, r.info);
+        this.#recordings.set(r.info.recordingId, { ...r, call: entry });
+      }
+    }
+    if (snapshots.length > 0) this.#logger.info({ calls: snapshots.length, recordings: this.#recordings.size }, 'calls in progress restored from the journal');
+    return snapshots.length;
+  }
 
   /**
    * The media server of some calls died: each is moved to another server chosen by the same rules
@@ -181,6 +242,7 @@ export class TelephonyServices {
         };
         const previous = r.current.segment?.index ?? 0;
         r.current = segment;
+        this.#persist(entry);
         const gap = { afterSegment: previous, startMs: Math.max(0, diedAt - rootStart), endMs: startedAt - rootStart, reason: `media server ${deadId} died (${reason})` };
         this.#logger.warn({ callId, recordingId: r.info.recordingId, segment: index, mediaServer: mediaServerId, gapMs: gap.endMs - gap.startMs }, 'recording continues on another media server');
         this.#events.emit('recording.segment-started', { recording: segment, gap });
@@ -268,6 +330,7 @@ export class TelephonyServices {
     entry.legs = allocated.legs.map((l) => ({ role: l.legId, rtp: l.rtp }));
     const insertMs = performance.now() - t0;
     this.#logger.info({ callId: info.callId, mediaServer: selection.server.id, reason, insertMs: Math.round(insertMs * 10) / 10 }, 'media server in the audio path');
+    this.#persist(entry);
     this.#events.emit('call.media-changed', { call: info, mediaServerId: selection.server.id, legs: entry.legs, reason });
     return selection.server.id;
   }
@@ -285,6 +348,7 @@ export class TelephonyServices {
     if (entry.audioPath !== 'dynamic' || id === null || entry.recordings.size > 0 || entry.ended) return;
     entry.mediaServerId = null;
     entry.legs = this.#directTargets(entry);
+    this.#persist(entry);
     this.#events.emit('call.media-changed', { call: entry.info, mediaServerId: null, legs: entry.legs, reason: 'no recording' });
     await this.#client(id)
       .releaseCall(entry.info.callId)
@@ -329,6 +393,7 @@ export class TelephonyServices {
     if (audioPath === 'always-in') await this.#insertMediaServer(entry, 'always-in');
     else entry.legs = this.#directTargets(entry);
     this.#calls.set(info.callId, entry);
+    this.#persist(entry);
     await this.#events.emitAndWait('call.connected', { call: info });
     if (info.workgroup !== null || info.agent !== null) {
       await this.#events.emitAndWait('call.assigned', { call: info, workgroup: info.workgroup, agent: info.agent });
@@ -382,6 +447,7 @@ export class TelephonyServices {
         format: { mime, channels, encryption: options.encryption ? { publicKeyPem: options.encryption.publicKeyPem } : null },
         paused: null,
       });
+      this.#persist(entry);
       this.#logger.info({ callId, recordingId, requester: options.requester, fileName: info.fileName }, 'recording started');
       this.#events.emit('recording.started', { recording: info });
       return info;
@@ -407,6 +473,7 @@ export class TelephonyServices {
     const r = this.#recording(recordingId);
     await this.#client(r.current.mediaServerId).pauseRecording(r.current.recordingId, { mode });
     r.paused = mode;
+    this.#persist(r.call);
     this.#events.emit('recording.paused', { recording: r.info, mode });
   }
 
@@ -414,6 +481,7 @@ export class TelephonyServices {
     const r = this.#recording(recordingId);
     await this.#client(r.current.mediaServerId).resumeRecording(r.current.recordingId);
     r.paused = null;
+    this.#persist(r.call);
     this.#events.emit('recording.resumed', { recording: r.info });
   }
 
@@ -422,6 +490,7 @@ export class TelephonyServices {
     const { call, current: info } = this.#recording(recordingId);
     this.#recordings.delete(recordingId);
     call.recordings.delete(recordingId);
+    this.#persist(call);
     try {
       // After a failover this stops the last segment; earlier ones complete as they are recovered.
       const result = await this.#client(info.mediaServerId).stopRecording(info.recordingId);
@@ -441,6 +510,8 @@ export class TelephonyServices {
     const entry = this.#entry(callId);
     if (entry.ended) return;
     entry.ended = true;
+    // A failover in progress finishes first, so the recordings are stopped where they run now.
+    await entry.inserting?.catch(() => undefined);
     for (const recordingId of [...entry.recordings.keys()]) {
       await this.stopRecording(recordingId).catch((e: unknown) => this.#logger.error({ err: e, recordingId }, 'stopping a recording at hangup failed'));
     }
@@ -450,6 +521,7 @@ export class TelephonyServices {
         .catch((e: unknown) => this.#logger.warn({ err: e, callId }, 'releasing the call on its media server failed'));
     }
     this.#calls.delete(callId);
+    this.#journal?.remove(callId);
     this.#events.emit('call.disconnected', { call: entry.info, reason });
   }
 

@@ -45,7 +45,7 @@ import { registerFileRoutes } from './file-routes.ts';
 import { HostRegistration } from './host-registration.ts';
 import { Housekeeping } from './housekeeping.ts';
 import { resolveMediaServerOptions, type MediaServerOptions, type ResolvedMediaServerOptions } from './media-server-options.ts';
-import { signFileUri } from './signed-uri.ts';
+import { FILE_NAME_PATTERN, signFileUri } from './signed-uri.ts';
 
 export const MEDIA_SERVER_VERSION: string = packageJson.version;
 
@@ -342,7 +342,10 @@ export class MediaServer implements MediaControl {
   private async recover(): Promise<void> {
     const dir = this.options.recordingsDir;
     for (const name of await readdir(dir)) {
-      if (!name.endsWith(PART_SUFFIX)) continue;
+      if (!name.endsWith(PART_SUFFIX)) {
+        await this.offerLeftover(name);
+        continue;
+      }
       const partPath = join(dir, name);
       const fileName = name.slice(0, -PART_SUFFIX.length);
       if (fileName.endsWith('.sasf')) {
@@ -366,6 +369,21 @@ export class MediaServer implements MediaControl {
         await rename(partPath, `${partPath}.unrecoverable`).catch(() => {});
         this.logger.error({ fileName: name, err }, 'cannot recover an unfinished recording');
       }
+    }
+  }
+
+  /**
+   * A finished file from before this start that nobody fetched yet: finalized when the server was
+   * stopped (or when its host died: the server finalizes and exits), possibly never reported to a
+   * host that died first. Offered with the repaired ones so a restarted host takes it.
+   */
+  private async offerLeftover(fileName: string): Promise<void> {
+    if (!FILE_NAME_PATTERN.test(fileName)) return;
+    try {
+      const recordingId = fileName.endsWith('.sasf') ? (await inspectSasf(join(this.options.recordingsDir, fileName))).recordingId : fileName.split('.')[0]!;
+      this.recovered.set(fileName, { recordingId, fileName });
+    } catch (err) {
+      this.logger.warn({ fileName, err }, 'a file left from before this start cannot be read; not offered');
     }
   }
 

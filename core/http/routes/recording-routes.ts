@@ -38,6 +38,12 @@ async function withSegments(deps: RecordingRoutesDeps, row: StoredRecording) {
   const rows = [row, ...(await deps.store().listSegments(row.id))];
   return {
     ...row,
+    // Who was on the call, as the call source named them: the calling and called parties, and the agent.
+    participants: [
+      { role: 'caller', id: row.from },
+      { role: 'callee', id: row.to },
+      ...(row.agent !== null ? [{ role: 'agent', id: row.agent }] : []),
+    ],
     segments: rows.map((r) => ({
       index: r.segmentIndex,
       id: r.id,

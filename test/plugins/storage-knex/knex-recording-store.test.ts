@@ -59,6 +59,36 @@ describe.each(backends)('KnexRecordingStore on %s', (_name, options) => {
     expect((await store.listUnfinished()).map((x) => x.id)).not.toContain(r.recordingId);
   });
 
+  it('keeps a failover segment as part of its recording, with the gap between them, out of the search', async () => {
+    const c = { ...call(), location: 'paris' };
+    const r = recording(c);
+    await store.insertStarted(r, c);
+    const seg = { ...recording(c), recordingId: `${r.recordingId}-s1`, mediaServerId: 'ms-2', segment: { of: r.recordingId, index: 1, startMs: 3020 } };
+    await store.insertStarted(seg, c);
+    await store.addGap(r.recordingId, { afterSegment: 0, startMs: 3000, endMs: 3020, reason: 'media server ms-1 died' });
+    // Replayed after a crash: still one gap.
+    await store.addGap(r.recordingId, { afterSegment: 0, startMs: 3000, endMs: 3020, reason: 'media server ms-1 died' });
+    // The recovered first segment turns out to end at 2 550 ms: the gap starts there.
+    await store.setGapStart(r.recordingId, 0, 2550);
+    expect(await store.get(r.recordingId)).toMatchObject({ location: 'paris', segmentOf: null, segmentIndex: 0, gaps: [{ afterSegment: 0, startMs: 2550, endMs: 3020, reason: 'media server ms-1 died' }] });
+    expect(await store.listSegments(r.recordingId)).toMatchObject([{ id: seg.recordingId, segmentOf: r.recordingId, segmentIndex: 1, segmentStartMs: 3020, mediaServerId: 'ms-2' }]);
+    expect((await store.list({ callId: c.callId })).items.map((x) => x.id)).toEqual([r.recordingId]);
+    expect((await store.list({ callId: c.callId, includeSegments: true })).total).toBe(2);
+  });
+
+  it('records where the media is kept: the content store by default, or a Remote Content Service server', async () => {
+    const c = call();
+    const [a, b] = [recording(c), recording(c)];
+    for (const r of [a, b]) {
+      await store.insertStarted(r, c);
+      await store.markCompleted(r.recordingId, result);
+    }
+    await store.markStored(a.recordingId, '2026/11/a.wav', new Date().toISOString());
+    await store.markStored(b.recordingId, '2026/11/b.wav', new Date().toISOString(), 'rcs:rcs-paris');
+    expect((await store.get(a.recordingId))?.mediaLocation).toBe('store');
+    expect((await store.get(b.recordingId))?.mediaLocation).toBe('rcs:rcs-paris');
+  });
+
   it('ignores replayed steps so a crash-and-resume stores nothing twice', async () => {
     const c = call();
     const r = recording(c);
