@@ -8,6 +8,9 @@ import { healthRoutes } from './http/routes/health-routes.ts';
 import { mediaServerRoutes } from './http/routes/media-server-routes.ts';
 import { rcsRoutes } from './http/routes/rcs-routes.ts';
 import { RcsKeeper } from './rcs/rcs-keeper.ts';
+import { consoleRoutes } from './console/console-routes.ts';
+import { ConsoleUsers } from './console/console-users.ts';
+import { Sessions, sessionIdOf } from './console/sessions.ts';
 import { RcsRegistry } from './rcs/rcs-registry.ts';
 import { recordingRoutes } from './http/routes/recording-routes.ts';
 import { componentLogger, createLogger, type Logger } from './logger.ts';
@@ -68,6 +71,7 @@ export class Host {
   #retention: RetentionRunner | null = null;
   readonly #plugins: PluginHost;
   #url = '';
+  #sessions: Sessions | null = null;
   #closing: Promise<void> | null = null;
 
   private constructor(config: CapstanConfig, logger: Logger, http: FastifyInstance, plugins: PluginHost) {
@@ -107,13 +111,16 @@ export class Host {
     const logger = options.logger ?? createLogger({ level: config.logLevel });
     const http = await createHttpServer(logger, VERSION);
     // Before any route: every /api/v1 request gets its principal (token and role) first.
-    installApiAuth(http, config.api.tokens);
+    // Console sessions count as principals for the API too (a browser is who signed in).
+    const sessions = new Sessions(config.console.sessionHours * 3_600_000);
+    installApiAuth(http, config.api.tokens, (request) => sessions.get(sessionIdOf(request.headers.cookie)));
     if (config.api.tokens.length === 0 && !['127.0.0.1', '::1', 'localhost'].includes(config.http.address)) {
       logger.warn({ address: config.http.address }, 'the API is open (no api.tokens) and listens beyond loopback: configure api.tokens');
     }
     const plugins = new PluginHost();
     for (const plugin of [...builtinPlugins(), ...(options.plugins ?? [])]) plugins.register(plugin);
     const host = new Host(config, logger, http, plugins);
+    host.#sessions = sessions;
     try {
       await host.#start();
     } catch (e) {
@@ -161,6 +168,7 @@ export class Host {
         agents: mail.agents,
         workgroups: mail.workgroups,
         maxAttachmentBytes: mail.maxAttachmentBytes,
+        keepCopy: mail.keepCopy,
         retryInitialMs: mail.retryInitialMs,
         retryMaxMs: mail.retryMaxMs,
         hostUrl: () => config.http.publicUrl ?? this.#url,
@@ -216,6 +224,17 @@ export class Host {
     this.#retention.schedule(retention.intervalMinutes * 60_000);
     retentionRoutes(this.http, this.#retention);
     recordingRoutes(this.http, { store: () => store, content, locations, keys: () => keys, audit: () => this.services.get('auditLog'), rcs });
+    if (config.console.enabled) {
+      consoleRoutes(this.http, {
+        users: await ConsoleUsers.open(config.console.users, config.dataDir, componentLogger(logger, 'console')),
+        sessions: this.#sessions!,
+        events: this.events,
+        telephony: () => this.telephony,
+        logger: componentLogger(logger, 'console'),
+        securePauseMaxSeconds: config.console.securePauseMaxSeconds,
+        sessionHours: config.console.sessionHours,
+      });
+    }
     this.#url = await this.http.listen({ port: config.http.port, host: config.http.address });
     const publicUrl = config.http.publicUrl ?? this.#url;
     logger.info({ url: this.#url, dataDir: config.dataDir }, 'host listening');

@@ -8,6 +8,7 @@ import { SASF_USAGE, sasfCommand } from './sasf-command.ts';
 import { HANDLERS_USAGE, handlersCommand } from './handlers-command.ts';
 import { TRANSCODE_USAGE, transcodeCommand } from './transcode-command.ts';
 import { RCS_USAGE, rcsCommand } from './rcs-command.ts';
+import { CONSOLE_USER_USAGE, consoleUserCommand } from './console-user-command.ts';
 
 const USAGE = `capstan ${VERSION} — call recording with a scriptable core
 
@@ -19,6 +20,7 @@ Commands:
   call           place a simulated call through a running host
   media-server   run one standalone media server that registers with a host
   rcs            run one Remote Content Service server that keeps recordings for a host
+  console-user   hash a console user's password into a console.users entry
   keys           the Recorder's encryption keys: generate, list, rotate
   sasf           encrypted recordings: inspect, decrypt, encrypt
   handlers       run handlers' own tests in their sandbox: handlers test [PATH]
@@ -40,6 +42,7 @@ const commands: Record<string, Command> = {
   handlers: { usage: HANDLERS_USAGE, run: handlersCommand },
   transcode: { usage: TRANSCODE_USAGE, run: transcodeCommand },
   rcs: { usage: RCS_USAGE, run: rcsCommand },
+  'console-user': { usage: CONSOLE_USER_USAGE, run: consoleUserCommand },
   'media-server': {
     // Loaded lazily: the media server's modules are not needed by the other commands.
     usage: '',

@@ -44,6 +44,7 @@ export function printBanner(host: Host, source: string | null): void {
     '',
     `Capstan is running${source ? ` (config: ${source})` : ' (default configuration)'}`,
     `  API and health   ${url}/api/v1/health`,
+    `  Web console      ${url}/console`,
     `  API docs         ${url}/docs`,
     `  Metrics          ${url}/metrics`,
     `  Recordings       ${url}/api/v1/recordings   (files under ${host.config.dataDir}/store)`,

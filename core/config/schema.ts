@@ -128,6 +128,39 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** The web console served by the host at `/console` (docs/console.md). */
+    console: z
+      .object({
+        /** Serve the console. Default true. */
+        enabled: z.boolean().default(true),
+        /**
+         * Who may sign in: `{ name, role, agent?, passwordHash }`, the hash made by
+         * `capstan console-user`. With none, a first administrator `admin` is created at the first
+         * start with a generated password, printed once. Default [].
+         */
+        users: z
+          .array(
+            z
+              .object({
+                /** Sign-in name, as the audit log names them. */
+                name: z.string().min(1),
+                role: z.enum(['admin', 'supervisor', 'agent']),
+                /** The agent id an `agent` user stands for (its calls and recordings). */
+                agent: z.string().min(1).optional(),
+                /** scrypt hash from `capstan console-user` (never the password itself). */
+                passwordHash: z.string().startsWith('scrypt$'),
+              })
+              .strict()
+              .refine((u) => u.role !== 'agent' || u.agent !== undefined, { message: 'an agent user needs "agent"', path: ['agent'] }),
+          )
+          .default([]),
+        /** Longest a secure pause may last before the recording resumes by itself, s. Default 120. */
+        securePauseMaxSeconds: z.number().int().min(1).max(3600).default(120),
+        /** A signed-in session lasts this long, hours. Default 8. */
+        sessionHours: z.number().min(0.1).max(168).default(8),
+      })
+      .strict()
+      .prefault({}),
     /** Folder for the database, recordings, outbox and secrets. Default `var`. */
     dataDir: z.string().min(1).default('var'),
     /** Folder of handler scripts. Default `handlers`. */
@@ -300,6 +333,11 @@ export const ConfigSchema = z
         workgroups: z.record(z.string(), z.string().email()).default({}),
         /** Larger recordings are stored by the Recorder and mailed as a link instead of an attachment, bytes. Default 20 MiB. */
         maxAttachmentBytes: z.number().int().min(1024).default(20 * 1024 * 1024),
+        /**
+         * After the mail is accepted, the Recorder also keeps the recording (so supervisors find and
+         * play it), and it is the Recorder that deletes the media server's copy. Default true.
+         */
+        keepCopy: z.boolean().default(true),
         /** Delay before the first retry of a failed delivery, ms; doubles up to `retryMaxMs`. Default 1000. */
         retryInitialMs: z.number().int().min(10).default(1000),
         /** Longest delay between delivery retries, ms. Retries never stop: the file is kept until the mail is accepted. Default 300000. */

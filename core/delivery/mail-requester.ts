@@ -19,6 +19,8 @@ export interface MailRequesterOptions {
   workgroups: Record<string, string>;
   /** Larger recordings go to the Recorder and are mailed as a link. */
   maxAttachmentBytes: number;
+  /** After the mail is accepted the Recorder keeps a copy too (it then deletes the media server's). Default false. */
+  keepCopy?: boolean;
   retryInitialMs: number;
   retryMaxMs: number;
   /** The host's URL, for links in mails. */
@@ -137,8 +139,13 @@ export class MailRequester {
         events.emit('recording.delivered', { recording: info, to: delivery.to! });
       }
       if (delivery.status === 'delivered' && delivery.uri !== null) {
-        const response = await fetch(delivery.uri, { method: 'DELETE', signal: AbortSignal.timeout(10_000) });
-        if (!response.ok && response.status !== 404) throw new CapstanError('CAPSTAN_ERR_FETCH_FAILED', `Deleting ${delivery.fileName} answered ${response.status}`);
+        if (this.#options.keepCopy && delivery.result) {
+          // Stored (fetched, verified, committed) and deleted on the media server by the Recorder.
+          await this.#deps.recorder.adopt(info, delivery.call, delivery.result);
+        } else {
+          const response = await fetch(delivery.uri, { method: 'DELETE', signal: AbortSignal.timeout(10_000) });
+          if (!response.ok && response.status !== 404) throw new CapstanError('CAPSTAN_ERR_FETCH_FAILED', `Deleting ${delivery.fileName} answered ${response.status}`);
+        }
         await store.markRemoteDeleted(id);
       }
     } catch (e) {

@@ -35,12 +35,21 @@ declare module 'fastify' {
 const OPEN = /^\/api\/v1\/(health$|(media-servers|rcs-servers)\/register$|(media-servers|rcs-servers)\/[^/]+\/load$)/;
 const ANONYMOUS: Principal = { name: 'anonymous', role: 'admin', agent: null };
 
-export function installApiAuth(app: FastifyInstance, tokens: readonly ApiToken[]): void {
+/**
+ * `sessionOf`: the principal of a signed-in console session the request carries (its cookie), if
+ * any. A session counts before tokens, so a browser is always who signed in, even on an open API.
+ */
+export function installApiAuth(app: FastifyInstance, tokens: readonly ApiToken[], sessionOf: (request: FastifyRequest) => Principal | null = () => null): void {
   const known = tokens.map((t) => ({ bytes: Buffer.from(t.token), principal: { name: t.name, role: t.role, agent: t.agent ?? null } satisfies Principal }));
   app.decorateRequest('principal', null as unknown as Principal);
   app.addHook('onRequest', async (request) => {
     const path = request.url.split('?')[0]!;
     if (!path.startsWith('/api/v1/') || OPEN.test(path)) return;
+    const session = sessionOf(request);
+    if (session) {
+      request.principal = session;
+      return;
+    }
     if (known.length === 0) {
       request.principal = ANONYMOUS;
       return;

@@ -62,7 +62,7 @@ async function delivery(h: Host, id: string): Promise<Delivery> {
 
 
 describe('mailing recordings to their requester', () => {
-  it('mails an agent’s ad hoc recording to the agent, attachment byte-identical, then deletes it on the media server', async () => {
+  it('mails an agent’s ad hoc recording to the agent, attachment byte-identical, keeps a copy for supervisors, then deletes it on the media server', async () => {
     const smtp = new SmtpSink();
     sinks.push(smtp);
     host = await hostWithSmtp(await smtp.listen());
@@ -79,9 +79,11 @@ describe('mailing recordings to their requester', () => {
     expect(createHash('sha256').update(attachment.content).digest('hex')).toBe(d.sha256);
     expect(readPcm8k(attachment.content).frames).toBeGreaterThan(8000);
     expect((await fetch(rec.uri, { method: 'HEAD' })).status).toBe(404);
-    // Ad hoc recordings are mailed, not stored by the Recorder.
-    const listed = (await (await fetch(`${host.url}/api/v1/recordings?callId=${rec.callId}`)).json()) as { total: number };
-    expect(listed.total).toBe(0);
+    // Once mailed, the Recorder keeps it too (mail.keepCopy): the same bytes, the requester kept.
+    const listed = (await (await fetch(`${host.url}/api/v1/recordings?callId=${rec.callId}`)).json()) as { total: number; items: { id: string; requester: string; status: string }[] };
+    expect(listed.items.map((r) => `${r.requester}:${r.status}`)).toEqual(['client:stored']);
+    const kept = Buffer.from(await (await fetch(`${host.url}/api/v1/recordings/${listed.items[0]!.id}/audio`)).arrayBuffer());
+    expect(kept.equals(attachment.content)).toBe(true);
   });
 
   it('keeps retrying while the SMTP server is down, keeps the file, and delivers exactly once when it comes up', async () => {
