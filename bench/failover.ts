@@ -37,6 +37,7 @@ export async function benchFailover(runs = 5): Promise<FailoverBenchResult> {
     parseConfig({
       dataDir: mkdtempSync(join(tmpdir(), 'capstan-bench-failover-')),
       http: { port: 0 },
+      sip: { enabled: false },
       logLevel: 'error',
       mediaServers: { embedded: 2, rtpPorts: '46400-46599' },
       mail: { agents: {} },

@@ -26,6 +26,7 @@ export async function benchInsertion(calls = 20): Promise<InsertionBenchResult> 
     parseConfig({
       dataDir: mkdtempSync(join(tmpdir(), 'capstan-bench-insertion-')),
       http: { port: 0 },
+      sip: { enabled: false },
       logLevel: 'error',
       mediaServers: { embedded: 1, rtpPorts: '46000-46199' },
       recorder: { policies: [] },

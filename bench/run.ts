@@ -9,6 +9,7 @@ import { benchCodecs } from './codecs.ts';
 import { benchHandlers } from './handlers.ts';
 import { benchInsertion } from './insertion.ts';
 import { benchFailover } from './failover.ts';
+import { benchSip } from './sip.ts';
 import { benchMediaCapacity } from './media-capacity.ts';
 import { benchRelayLatency } from './relay-latency.ts';
 import { benchTrueSpeech } from './truespeech.ts';
@@ -32,6 +33,17 @@ const benches: Bench[] = [
   { name: 'handlers', run: async () => ({ ...(await benchHandlers()) }) },
   { name: 'insertion', run: async () => ({ ...(await benchInsertion()) }) },
   { name: 'failover', run: async () => ({ ...(await benchFailover()) }) },
+  {
+    name: 'sip',
+    run: async () => {
+      const r = await benchSip();
+      return {
+        bestCps: r.bestCps,
+        setupRates: r.setupRates.map((x) => `${x.cps}/s × ${x.calls}: ${x.passed ? 'ok' : 'FAILED'} in ${x.seconds} s`).join('; '),
+        concurrent: r.concurrent.map((x) => `${x.calls}: ${x.passed ? 'ok' : 'FAILED'} (${x.stored} stored) in ${x.seconds} s`).join('; '),
+      };
+    },
+  },
   { name: 'media-capacity', run: () => benchMediaCapacity() },
   { name: 'relay-latency', run: async () => ({ ...(await benchRelayLatency()) }) },
   { name: 'truespeech', run: async () => ({ ...(await benchTrueSpeech()) }) },

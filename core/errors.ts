@@ -34,6 +34,8 @@ export const ErrorCodes = {
   CAPSTAN_ERR_CHECKSUM_MISMATCH: { status: 502, message: 'A fetched recording does not match its size or checksum' },
   CAPSTAN_ERR_STORAGE: { status: 500, message: 'The recording store failed' },
   CAPSTAN_ERR_DELIVERY_FAILED: { status: 502, message: 'Delivering a recording failed' },
+  CAPSTAN_ERR_SIP_MALFORMED: { status: 400, message: 'A SIP message is malformed' },
+  CAPSTAN_ERR_SIP_MEDIA: { status: 422, message: 'The SDP offers no audio Capstan can use' },
   CAPSTAN_ERR_NO_RCS: { status: 503, message: 'No Remote Content Service server keeps recordings of this location' },
   CAPSTAN_ERR_RCS_UNREACHABLE: { status: 502, message: 'A Remote Content Service server did not answer' },
   CAPSTAN_ERR_RCS_REFUSED: { status: 502, message: 'A Remote Content Service server refused a request' },

@@ -9,6 +9,7 @@ import { mediaServerRoutes } from './http/routes/media-server-routes.ts';
 import { rcsRoutes } from './http/routes/rcs-routes.ts';
 import { RcsKeeper } from './rcs/rcs-keeper.ts';
 import { consoleRoutes } from './console/console-routes.ts';
+import { callSourceSipPlugin } from '../plugins/call-source-sip/index.ts';
 import { ConsoleUsers } from './console/console-users.ts';
 import { Sessions, sessionIdOf } from './console/sessions.ts';
 import { RcsRegistry } from './rcs/rcs-registry.ts';
@@ -38,7 +39,7 @@ import { callSourceSimulatorPlugin } from '../plugins/call-source-simulator/inde
 
 /** The plugins every host starts with; `HostOptions.plugins` adds more. */
 export function builtinPlugins(): CapstanPlugin[] {
-  return [storageKnexPlugin(), deliveryMailPlugin(), callSourceSimulatorPlugin()];
+  return [storageKnexPlugin(), deliveryMailPlugin(), callSourceSimulatorPlugin(), callSourceSipPlugin()];
 }
 
 export interface HostOptions {

@@ -128,6 +128,38 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** The SIP call source: a B2BUA taking calls from phones, PBXs and trunks (docs/sip.md). */
+    sip: z
+      .object({
+        /** Take SIP calls. Default true. */
+        enabled: z.boolean().default(true),
+        /** UDP port. Default 5060 (0: any free port). */
+        port: z.number().int().min(0).max(65535).default(5060),
+        /** Listen address. Default 0.0.0.0. */
+        address: z.string().min(1).default('0.0.0.0'),
+        /** Address put in Via and Contact headers. Default: `address`, or 127.0.0.1 for 0.0.0.0. */
+        advertiseAddress: z.string().min(1).optional(),
+        /** Location of SIP calls for the media server selection. Default: the host's `location`. */
+        location: z.string().min(1).optional(),
+        /**
+         * Where calls go, first match wins: `{ match, to, workgroup?, agent? }` — `match` a regular
+         * expression on the called number, `to` the SIP URI the B2BUA calls. Default [] (404 to all).
+         */
+        routes: z
+          .array(
+            z
+              .object({
+                match: z.string().min(1),
+                to: z.string().regex(/^sips?:/, 'a sip: URI'),
+                workgroup: z.string().min(1).optional(),
+                agent: z.string().min(1).optional(),
+              })
+              .strict(),
+          )
+          .default([]),
+      })
+      .strict()
+      .prefault({}),
     /** The web console served by the host at `/console` (docs/console.md). */
     console: z
       .object({

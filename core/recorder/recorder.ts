@@ -208,6 +208,9 @@ export class Recorder {
     await this.#inserting.get(recording.recordingId);
     await this.#store.markCompleted(recording.recordingId, result);
     const row = await this.#store.get(recording.recordingId);
+    // A segment that completed normally (its server was only marked down): the gap after it
+    // starts where its audio ends.
+    if (row && (row.segmentOf !== null || row.gaps.length > 0)) await this.#store.setGapStart(row.segmentOf ?? row.id, row.segmentIndex, row.segmentStartMs + result.durationMs);
     if (row) await this.#finish(row);
   }
 

@@ -43,7 +43,8 @@ export class MediaServerRegistry {
     this.#events = events;
     this.#logger = logger;
     this.#downAfterMs = options.downAfterMs;
-    this.#sweep = setInterval(() => this.#markSilentDown(), Math.min(250, options.downAfterMs / 2));
+    this.#sweepMs = Math.min(250, options.downAfterMs / 2);
+    this.#sweep = setInterval(() => this.#markSilentDown(), this.#sweepMs);
     this.#sweep.unref();
   }
 
@@ -132,8 +133,20 @@ export class MediaServerRegistry {
     return [...this.#servers.values()].map((s) => this.#public(s));
   }
 
+  #lastSweepMs = Date.now();
+  readonly #sweepMs: number;
+
   #markSilentDown(): void {
     const now = Date.now();
+    const sinceSweep = now - this.#lastSweepMs;
+    this.#lastSweepMs = now;
+    // The host itself was stalled (its event loop blocked, the machine swapping): the reports that
+    // arrived meanwhile are still queued behind this timer. Its own silence is not the servers':
+    // they get a fresh interval rather than a false "down" and a needless failover.
+    if (sinceSweep > this.#sweepMs + this.#downAfterMs / 4) {
+      for (const server of this.#servers.values()) server.lastReportMs = Math.max(server.lastReportMs, now);
+      return;
+    }
     for (const server of this.#servers.values()) {
       if (server.state === 'up' && now - server.lastReportMs > this.#downAfterMs) {
         this.markDown(server.id, `no load report for ${now - server.lastReportMs} ms`);

@@ -155,6 +155,19 @@ export class TelephonyServices {
   }
 
   /**
+   * A party says where it receives RTP now (a SIP callee's answer, a re-INVITE): the media server
+   * in the path relays to it there. Its codec may be given too (kept for a later failover).
+   */
+  async updateParty(callId: string, role: LegRole, rtp: Endpoint): Promise<void> {
+    const entry = this.#entry(callId);
+    const party = entry.parties.find((p) => p.role === role);
+    if (party) party.rtp = rtp;
+    else entry.parties.push({ role, codec: { payloadType: 0, name: 'PCMU', clockRate: 8000 }, rtp });
+    if (entry.mediaServerId !== null) await this.#client(entry.mediaServerId).setRemote(callId, role, rtp);
+    this.#persist(entry);
+  }
+
+  /**
    * After a restart: takes back the calls a previous run wrote down. Their media servers (standalone
    * ones kept recording meanwhile) answer for them again as soon as they re-register; the call
    * sources hang them up as usual. Returns how many calls were restored.
@@ -218,6 +231,9 @@ export class TelephonyServices {
     }
     if (entry.ended) return;
     const mediaServerId = entry.mediaServerId!;
+    void this.#client(deadId)
+      .releaseCall(callId)
+      .catch(() => undefined);
     for (const r of recordings) {
       const index = (r.current.segment?.index ?? 0) + 1;
       const segmentId = `${r.info.recordingId}-s${index}`;
@@ -241,7 +257,17 @@ export class TelephonyServices {
           segment: { of: r.info.recordingId, index, startMs: startedAt - rootStart },
         };
         const previous = r.current.segment?.index ?? 0;
+        const before = r.current;
         r.current = segment;
+        // Marked down is not always dead (a server too busy to report): if it still answers, its
+        // segment is stopped and completed now, instead of recording a call that left it.
+        void this.#client(deadId)
+          .stopRecording(before.recordingId)
+          .then((result) => {
+            this.#logger.warn({ callId, recordingId: before.recordingId, mediaServer: deadId }, 'the media server marked down still answered: its segment is complete');
+            this.#events.emit('recording.completed', { recording: before, result });
+          })
+          .catch(() => undefined);
         this.#persist(entry);
         const gap = { afterSegment: previous, startMs: Math.max(0, diedAt - rootStart), endMs: startedAt - rootStart, reason: `media server ${deadId} died (${reason})` };
         this.#logger.warn({ callId, recordingId: r.info.recordingId, segment: index, mediaServer: mediaServerId, gapMs: gap.endMs - gap.startMs }, 'recording continues on another media server');

@@ -30,7 +30,7 @@ export interface HostProcessOptions {
  */
 export async function startHostProcess(rtpBase: number, options: HostProcessOptions = {}): Promise<HostProcess> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'capstan-host-process-'));
-  const config = { http: { port: 0 }, logLevel: 'warn', mediaServers: { rtpPorts: `${rtpBase}-${rtpBase + 19}` }, ...options.config };
+  const config = { http: { port: 0 }, sip: { port: 0 }, logLevel: 'warn', mediaServers: { rtpPorts: `${rtpBase}-${rtpBase + 19}` }, ...options.config };
   writeFileSync(join(dir, 'capstan.config.json'), JSON.stringify(config));
   const proc = spawn(process.execPath, ['--no-node-snapshot', CLI, 'start'], { cwd: dir, env: { ...process.env, ...options.env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

@@ -22,6 +22,8 @@ export async function startTestHost(overrides: ConfigInput = {}, plugins: Capsta
     logLevel: 'warn',
     ...overrides,
     http: { port: 0, ...overrides.http },
+    // Any free SIP port: test hosts run side by side.
+    sip: { port: 0, ...overrides.sip },
     mediaServers: { rtpPorts: `${base}-${base + 199}`, ...overrides.mediaServers },
   });
   return Host.start(config, { logger: createLogger({ level: process.env.CAPSTAN_TEST_LOG ?? 'error', fd: 2 }), plugins });

@@ -1,0 +1,567 @@
+/**
+ * The SIP call source: a back-to-back user agent over UDP. A caller's INVITE becomes a Capstan call
+ * (Telephony Services picks the media server); the B2BUA places its own INVITE to the destination
+ * the routes name, with the media server's address in the SDP both ways (always-in: the media
+ * server relays and can record from the first packet). BYE, CANCEL, OPTIONS, ACK and in-dialog
+ * re-INVITEs (hold and resume) are handled; retransmissions follow RFC 3261's timers (T1 500 ms,
+ * doubling to T2 4 s, 64×T1 to give up). Malformed messages are answered 400 when they say where
+ * to (their Via) or dropped, and counted by reason.
+ */
+import { randomBytes } from 'node:crypto';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { once } from 'node:events';
+import { toCapstanError } from '../../core/errors.ts';
+import type { EventBus } from '../../core/events/event-bus.ts';
+import type { Logger } from '../../core/logger.ts';
+import type { TelephonyServices } from '../../core/telephony/telephony-services.ts';
+import { header, parseCSeq, parseSipMessage, parseVia, serializeSipMessage, tagOf, uriOf, userOf, type SipMessage, type SipRequest, type SipResponse } from './sip-message.ts';
+import { readSdp, writeSdp, type MediaOffer } from './sdp.ts';
+
+export interface SipRoute {
+  /** Regular expression on the called number (the Request-URI's user part). */
+  match: string;
+  /** Where the call goes: a SIP URI (`sip:1000@10.0.0.7:5060`). */
+  to: string;
+  workgroup?: string | undefined;
+  agent?: string | undefined;
+}
+
+export interface SipB2buaOptions {
+  /** UDP port. Default 5060 (0: any free port). */
+  port: number;
+  /** Listen address. Default 0.0.0.0. */
+  address: string;
+  /** Address put in Via and Contact. Default: the listen address, 127.0.0.1 for 0.0.0.0. */
+  advertiseAddress: string;
+  routes: SipRoute[];
+  /** Location of the calls (the requesting device's). Default: the host's. */
+  location?: string | undefined;
+}
+
+const T1 = 500;
+const T2 = 4000;
+const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS';
+
+interface Peer {
+  address: string;
+  port: number;
+}
+
+/** One side of a bridged call: its dialog as this B2BUA sees it. */
+interface Side {
+  callId: string;
+  localTag: string;
+  remoteTag: string | null;
+  /** Our From/To as sent on this side (local party first). */
+  localUri: string;
+  remoteUri: string;
+  /** Where requests to this side go. */
+  target: string;
+  peer: Peer;
+  cseq: number;
+  media: MediaOffer | null;
+}
+
+interface Bridge {
+  capstanCallId: string | null;
+  a: Side;
+  b: Side;
+  /** The caller's INVITE, answered once; its last response is sent again on a retransmission. */
+  invite: SipRequest;
+  lastResponseToA: Buffer | null;
+  /** Our INVITE to the callee, retransmitted until a response. */
+  bInvite: SipRequest | null;
+  stopRetransmit: (() => void)[];
+  state: 'calling' | 'ringing' | 'answered' | 'ended';
+  /** Where the caller and callee must send RTP: the media server's legs. */
+  msLegs: Record<'caller' | 'callee', Peer> | null;
+  sdpVersion: number;
+}
+
+export class SipB2bua {
+  readonly #options: SipB2buaOptions;
+  readonly #telephony: () => TelephonyServices;
+  readonly #events: EventBus;
+  readonly #logger: Logger;
+  readonly #socket: Socket;
+  /** By the caller's Call-ID and by ours towards the callee. */
+  readonly #bridges = new Map<string, Bridge>();
+  readonly #byCapstanCall = new Map<string, Bridge>();
+  readonly #dropped = new Map<string, number>();
+  readonly #counts = { received: 0, sent: 0, calls: 0 };
+  #port = 0;
+  #closed = false;
+  readonly #off: () => void;
+
+  constructor(options: SipB2buaOptions, deps: { telephony: () => TelephonyServices; events: EventBus; logger: Logger }) {
+    this.#options = options;
+    this.#telephony = deps.telephony;
+    this.#events = deps.events;
+    this.#logger = deps.logger;
+    this.#socket = createSocket('udp4');
+    this.#socket.on('message', (msg, from) => this.#onDatagram(msg, from));
+    this.#socket.on('error', (e) => this.#logger.error({ err: e }, 'SIP socket error'));
+    // Every move of the call's audio path (failover to another media server) is a re-INVITE of both legs.
+    this.#off = deps.events.on('call.media-changed', ({ call, legs, reason }) => {
+      const bridge = this.#byCapstanCall.get(call.callId);
+      if (!bridge || bridge.state !== 'answered' || reason === 'always-in') return;
+      const next = Object.fromEntries(legs.map((l) => [l.role, l.rtp])) as Record<'caller' | 'callee', Peer>;
+      bridge.msLegs = next;
+      void this.#reinvite(bridge, 'a', next.caller).catch((e: unknown) => this.#logger.warn({ err: e }, 're-INVITE of the caller failed'));
+      void this.#reinvite(bridge, 'b', next.callee).catch((e: unknown) => this.#logger.warn({ err: e }, 're-INVITE of the callee failed'));
+    });
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  stats(): { port: number; received: number; sent: number; calls: number; activeCalls: number; dropped: Record<string, number> } {
+    return { port: this.#port, ...this.#counts, activeCalls: this.#byCapstanCall.size, dropped: Object.fromEntries(this.#dropped) };
+  }
+
+  async start(): Promise<void> {
+    this.#socket.bind(this.#options.port, this.#options.address);
+    await once(this.#socket, 'listening');
+    this.#port = this.#socket.address().port;
+    this.#logger.info({ port: this.#port, address: this.#options.address }, 'SIP B2BUA listening (UDP)');
+  }
+
+  #count(reason: string): void {
+    this.#dropped.set(reason, (this.#dropped.get(reason) ?? 0) + 1);
+  }
+
+  #send(msg: SipMessage, to: Peer): Buffer {
+    const bytes = serializeSipMessage(msg);
+    this.#socket.send(bytes, to.port, to.address);
+    this.#counts.sent++;
+    return bytes;
+  }
+
+  /** Sends `bytes` again at T1, 2T1... capped at T2, until stopped or 64×T1 passed. */
+  #retransmit(bytes: Buffer, to: Peer, onTimeout?: () => void): () => void {
+    let interval = T1;
+    let elapsed = 0;
+    let timer: NodeJS.Timeout;
+    const tick = () => {
+      elapsed += interval;
+      if (elapsed >= 64 * T1) {
+        onTimeout?.();
+        return;
+      }
+      this.#socket.send(bytes, to.port, to.address);
+      interval = Math.min(interval * 2, T2);
+      timer = setTimeout(tick, interval);
+    };
+    timer = setTimeout(tick, interval);
+    return () => clearTimeout(timer);
+  }
+
+  #onDatagram(raw: Buffer, from: RemoteInfo): void {
+    this.#counts.received++;
+    if (raw.length <= 4 && raw.toString().trim() === '') return; // keep-alive CRLF
+    let msg: SipMessage;
+    try {
+      msg = parseSipMessage(raw);
+    } catch (e) {
+      const error = toCapstanError(e);
+      const reason = (error.details as { reason?: string } | undefined)?.reason ?? 'unreadable';
+      this.#count(reason);
+      this.#answerMalformed(raw, from, error.message);
+      return;
+    }
+    try {
+      if (msg.kind === 'request') this.#onRequest(msg, { address: from.address, port: from.port });
+      else this.#onResponse(msg);
+    } catch (e) {
+      this.#count('handler-error');
+      this.#logger.error({ err: e }, 'SIP message handling failed');
+    }
+  }
+
+  /** A 400 when the broken message still says who sent it and how to answer; silence otherwise. */
+  #answerMalformed(raw: Buffer, from: RemoteInfo, why: string): void {
+    const text = raw.toString('utf8');
+    const start = text.split(/\r?\n/, 1)[0] ?? '';
+    if (!/^[A-Z]+ \S+ SIP\/2\.0$/.test(start) || start.startsWith('ACK ')) return;
+    const pick = (name: string) => new RegExp(`^(?:${name}):\\s*(.+)$`, 'im').exec(text)?.[1]?.trim();
+    const via = pick('Via|v');
+    const fromH = pick('From|f');
+    const to = pick('To|t');
+    const callId = pick('Call-ID|i');
+    const cseq = pick('CSeq');
+    if (!via || !fromH || !to || !callId || !cseq) return;
+    this.#send({ kind: 'response', status: 400, reason: `Bad Request (${why.slice(0, 80)})`, headers: [['Via', via], ['From', fromH], ['To', to], ['Call-ID', callId], ['CSeq', cseq]], body: '' }, { address: from.address, port: from.port });
+  }
+
+  #response(req: SipRequest, status: number, reason: string, extra: [string, string][] = [], body = '', toTag?: string): SipResponse {
+    const to = header(req, 'To')!;
+    return {
+      kind: 'response',
+      status,
+      reason,
+      headers: [
+        ...req.headers.filter(([n]) => n === 'Via'),
+        ['From', header(req, 'From')!],
+        ['To', toTag && tagOf(to) === null ? `${to};tag=${toTag}` : to],
+        ['Call-ID', header(req, 'Call-ID')!],
+        ['CSeq', header(req, 'CSeq')!],
+        ...extra,
+      ],
+      body,
+    };
+  }
+
+  /** Where to answer a request: its Via's sent-by, or where it came from (rport, NAT). */
+  #replyTo(req: SipRequest, source: Peer): Peer {
+    const via = parseVia(header(req, 'Via')!)!;
+    return via.rport || via.port === null ? source : { address: source.address, port: source.port };
+  }
+
+  #onRequest(req: SipRequest, source: Peer): void {
+    const callId = header(req, 'Call-ID')!;
+    const reply = this.#replyTo(req, source);
+    const bridge = this.#bridges.get(callId);
+    switch (req.method) {
+      case 'INVITE':
+        if (tagOf(header(req, 'To')!) === null) {
+          if (bridge && bridge.a.callId === callId) {
+            // The same INVITE again: the answer again. A new INVITE in an existing call's name: merged (§8.2.2.2).
+            if (parseVia(header(bridge.invite, 'Via')!)!.branch === parseVia(header(req, 'Via')!)!.branch) {
+              if (bridge.lastResponseToA) this.#socket.send(bridge.lastResponseToA, reply.port, reply.address);
+            } else this.#send(this.#response(req, 482, 'Loop Detected'), reply);
+            return;
+          }
+          void this.#newCall(req, reply);
+          return;
+        }
+        if (!bridge) {
+          this.#send(this.#response(req, 481, 'Call/Transaction Does Not Exist'), reply);
+          return;
+        }
+        this.#inDialogInvite(bridge, req, reply);
+        return;
+      case 'ACK':
+        if (bridge && bridge.a.callId === callId) {
+          bridge.stopRetransmit.splice(0).forEach((stop) => stop());
+        }
+        return;
+      case 'BYE':
+        if (!bridge) {
+          this.#send(this.#response(req, 481, 'Call/Transaction Does Not Exist'), reply);
+          return;
+        }
+        this.#send(this.#response(req, 200, 'OK'), reply);
+        void this.#end(bridge, bridge.a.callId === callId ? 'b' : 'a', 'hangup');
+        return;
+      case 'CANCEL':
+        if (!bridge || bridge.state === 'answered' || bridge.state === 'ended') {
+          this.#send(this.#response(req, 481, 'Call/Transaction Does Not Exist'), reply);
+          return;
+        }
+        this.#send(this.#response(req, 200, 'OK'), reply);
+        this.#answerA(bridge, 487, 'Request Terminated');
+        void this.#end(bridge, 'b', 'cancelled');
+        return;
+      case 'OPTIONS':
+        this.#send(this.#response(req, 200, 'OK', [['Allow', ALLOW], ['Accept', 'application/sdp']], '', randomTag()), reply);
+        return;
+      default:
+        this.#send(this.#response(req, 501, 'Not Implemented', [['Allow', ALLOW]]), reply);
+    }
+  }
+
+  #route(user: string): SipRoute | null {
+    return this.#options.routes.find((r) => new RegExp(r.match).test(user)) ?? null;
+  }
+
+  #answerA(bridge: Bridge, status: number, reason: string, body = '', extra: [string, string][] = []): Buffer {
+    const res = this.#response(bridge.invite, status, reason, [['Contact', `<sip:capstan@${this.#options.advertiseAddress}:${this.#port}>`], ...extra, ...(body ? ([['Content-Type', 'application/sdp']] as [string, string][]) : [])], body, bridge.a.localTag);
+    const bytes = this.#send(res, bridge.a.peer);
+    bridge.lastResponseToA = bytes;
+    return bytes;
+  }
+
+  async #newCall(req: SipRequest, reply: Peer): Promise<void> {
+    const from = header(req, 'From')!;
+    const contact = header(req, 'Contact');
+    const bridge: Bridge = {
+      capstanCallId: null,
+      invite: req,
+      lastResponseToA: null,
+      bInvite: null,
+      stopRetransmit: [],
+      state: 'calling',
+      msLegs: null,
+      sdpVersion: 1,
+      a: { callId: header(req, 'Call-ID')!, localTag: randomTag(), remoteTag: tagOf(from), localUri: header(req, 'To')!, remoteUri: from, target: contact ? uriOf(contact) : uriOf(from), peer: reply, cseq: 0, media: null },
+      b: { callId: `${randomBytes(12).toString('hex')}@capstan`, localTag: randomTag(), remoteTag: null, localUri: '', remoteUri: '', target: '', peer: reply, cseq: 0, media: null },
+    };
+    // Found by either side's Call-ID.
+    this.#bridges.set(bridge.a.callId, bridge);
+    this.#bridges.set(bridge.b.callId, bridge);
+    this.#send(this.#response(req, 100, 'Trying'), reply);
+    bridge.lastResponseToA = null;
+    const called = userOf(req.uri) || userOf(header(req, 'To')!);
+    const route = this.#route(called);
+    if (!route) {
+      this.#answerA(bridge, 404, 'Not Found');
+      this.#forget(bridge);
+      return;
+    }
+    let offer: MediaOffer;
+    try {
+      offer = readSdp(req.body);
+    } catch (e) {
+      this.#count('unusable-sdp');
+      this.#answerA(bridge, 488, 'Not Acceptable Here', '', [['Warning', `399 capstan "${toCapstanError(e).message.slice(0, 100)}"`]]);
+      this.#forget(bridge);
+      return;
+    }
+    bridge.a.media = offer;
+    const codec = { ...offer.codec, ...(offer.telephoneEventPayloadType !== null && offer.telephoneEventPayloadType >= 96 ? { telephoneEventPayloadType: offer.telephoneEventPayloadType } : {}) };
+    let connected;
+    try {
+      connected = await this.#telephony().createCall({
+        source: 'sip',
+        direction: 'inbound',
+        from: userOf(from) || from,
+        to: called,
+        workgroup: route.workgroup ?? null,
+        agent: route.agent ?? null,
+        ...(this.#options.location ? { location: this.#options.location } : {}),
+        attributes: { sipCallId: bridge.a.callId },
+        // The callee's address is known only from its answer: the call is always-in.
+        legs: [
+          { role: 'caller', codec, rtp: { address: offer.address, port: offer.port } },
+          { role: 'callee', codec },
+        ],
+      });
+    } catch (e) {
+      const error = toCapstanError(e);
+      this.#logger.error({ err: error, sipCallId: bridge.a.callId }, 'SIP call refused: no media server');
+      this.#answerA(bridge, 503, 'Service Unavailable');
+      this.#forget(bridge);
+      return;
+    }
+    this.#counts.calls++;
+    bridge.capstanCallId = connected.call.callId;
+    this.#byCapstanCall.set(connected.call.callId, bridge);
+    bridge.msLegs = Object.fromEntries(connected.legs.map((l) => [l.role, l.rtp])) as Record<'caller' | 'callee', Peer>;
+    // The INVITE to the callee, offering the media server's callee leg.
+    const target = route.to;
+    const host = /@([^;>]+)/.exec(target)?.[1] ?? /^sips?:([^;>]+)/.exec(target)?.[1] ?? '';
+    const [address, port] = host.split(':');
+    bridge.b.peer = { address: address!, port: Number(port ?? 5060) };
+    bridge.b.target = target;
+    bridge.b.localUri = `${from.replace(/;\s*tag=[^;]+/i, '')};tag=${bridge.b.localTag}`;
+    bridge.b.remoteUri = `<${target}>`;
+    const sdp = writeSdp({ address: bridge.msLegs.callee.address, port: bridge.msLegs.callee.port, codec: offer.codec, telephoneEventPayloadType: offer.telephoneEventPayloadType, version: bridge.sdpVersion });
+    const invite = this.#request(bridge, 'b', 'INVITE', sdp);
+    bridge.bInvite = invite;
+    const bytes = this.#send(invite, bridge.b.peer);
+    const stop = this.#retransmit(bytes, bridge.b.peer, () => {
+      if (bridge.state !== 'calling') return;
+      this.#answerA(bridge, 408, 'Request Timeout');
+      void this.#end(bridge, null, 'no answer');
+    });
+    bridge.stopRetransmit.push(stop);
+  }
+
+  /** A request inside one side's dialog, from us. */
+  #request(bridge: Bridge, side: 'a' | 'b', method: string, body = '', cseq?: number): SipRequest {
+    const s = bridge[side];
+    if (cseq === undefined) s.cseq += 1;
+    const from = side === 'a' ? `${s.localUri.replace(/;\s*tag=[^;]+/i, '')};tag=${s.localTag}` : s.localUri;
+    const to = side === 'a' ? s.remoteUri : `${s.remoteUri}${s.remoteTag ? `;tag=${s.remoteTag}` : ''}`;
+    return {
+      kind: 'request',
+      method,
+      uri: s.target,
+      headers: [
+        ['Via', `SIP/2.0/UDP ${this.#options.advertiseAddress}:${this.#port};branch=z9hG4bK${randomBytes(8).toString('hex')};rport`],
+        ['Max-Forwards', '70'],
+        ['From', from],
+        ['To', to],
+        ['Call-ID', s.callId],
+        ['CSeq', `${cseq ?? s.cseq} ${method}`],
+        ['Contact', `<sip:capstan@${this.#options.advertiseAddress}:${this.#port}>`],
+        ['User-Agent', 'Capstan'],
+        ...(body ? ([['Content-Type', 'application/sdp']] as [string, string][]) : []),
+      ],
+      body,
+    };
+  }
+
+  #onResponse(res: SipResponse): void {
+    const callId = header(res, 'Call-ID')!;
+    const bridge = this.#bridges.get(callId);
+    if (!bridge) {
+      this.#count('stray-response');
+      return;
+    }
+    const cseq = parseCSeq(header(res, 'CSeq')!)!;
+    const side: 'a' | 'b' = bridge.b.callId === callId ? 'b' : 'a';
+    if (cseq.method !== 'INVITE') {
+      // BYE and re-INVITE answers: stop their retransmission.
+      if (res.status >= 200) bridge.stopRetransmit.splice(0).forEach((s) => s());
+      if (cseq.method === 'INVITE' || res.status < 200) return;
+      return;
+    }
+    if (side === 'a') {
+      // The caller answering our re-INVITE.
+      if (res.status >= 200) {
+        bridge.stopRetransmit.splice(0).forEach((s) => s());
+        if (res.status < 300) this.#send(this.#ack(bridge, 'a', cseq.seq), bridge.a.peer);
+      }
+      return;
+    }
+    // The callee answering our INVITE (or re-INVITE).
+    bridge.stopRetransmit.splice(0).forEach((s) => s());
+    if (res.status < 200) {
+      if (res.status >= 180 && bridge.state === 'calling') {
+        bridge.state = 'ringing';
+        this.#answerA(bridge, res.status, res.reason);
+      }
+      return;
+    }
+    if (bridge.state === 'answered' || bridge.state === 'ended') {
+      // A retransmitted 200 (our ACK was lost), or the answer to a re-INVITE: ACK it.
+      if (res.status < 300) this.#send(this.#ack(bridge, 'b', cseq.seq), bridge.b.peer);
+      return;
+    }
+    bridge.b.remoteTag = tagOf(header(res, 'To')!);
+    if (res.status >= 300) {
+      // Hop-by-hop ACK of the failure, then the caller hears it.
+      this.#send(this.#ackFailure(bridge, res), bridge.b.peer);
+      this.#answerA(bridge, res.status, res.reason);
+      void this.#end(bridge, null, `callee answered ${res.status}`);
+      return;
+    }
+    const contact = header(res, 'Contact');
+    if (contact) bridge.b.target = uriOf(contact);
+    void this.#answered(bridge, res, cseq.seq);
+  }
+
+  async #answered(bridge: Bridge, res: SipResponse, seq: number): Promise<void> {
+    bridge.state = 'answered';
+    this.#send(this.#ack(bridge, 'b', seq), bridge.b.peer);
+    try {
+      bridge.b.media = readSdp(res.body);
+      await this.#telephony().updateParty(bridge.capstanCallId!, 'callee', { address: bridge.b.media.address, port: bridge.b.media.port });
+    } catch (e) {
+      this.#logger.warn({ err: e, sipCallId: bridge.a.callId }, 'the callee answered without usable SDP; its audio is not relayed');
+    }
+    const a = bridge.a.media!;
+    const sdp = writeSdp({ address: bridge.msLegs!.caller.address, port: bridge.msLegs!.caller.port, codec: a.codec, telephoneEventPayloadType: a.telephoneEventPayloadType, version: bridge.sdpVersion });
+    const bytes = this.#answerA(bridge, 200, 'OK', sdp);
+    bridge.stopRetransmit.push(this.#retransmit(bytes, bridge.a.peer));
+  }
+
+  #ack(bridge: Bridge, side: 'a' | 'b', seq: number): SipRequest {
+    return this.#request(bridge, side, 'ACK', '', seq);
+  }
+
+  /** The ACK of a non-2xx final answer: same branch as the INVITE (RFC 3261 §17.1.1.3). */
+  #ackFailure(bridge: Bridge, res: SipResponse): SipRequest {
+    const invite = bridge.bInvite!;
+    return {
+      kind: 'request',
+      method: 'ACK',
+      uri: invite.uri,
+      headers: [['Via', header(invite, 'Via')!], ['Max-Forwards', '70'], ['From', header(invite, 'From')!], ['To', header(res, 'To')!], ['Call-ID', header(invite, 'Call-ID')!], ['CSeq', `${parseCSeq(header(invite, 'CSeq')!)!.seq} ACK`]],
+      body: '',
+    };
+  }
+
+  /** Hold and resume from the caller: answered with the media server's address; the event raised. */
+  #inDialogInvite(bridge: Bridge, req: SipRequest, reply: Peer): void {
+    if (bridge.state !== 'answered' || !bridge.capstanCallId) {
+      this.#send(this.#response(req, 491, 'Request Pending'), reply);
+      return;
+    }
+    const side: 'a' | 'b' = bridge.a.callId === header(req, 'Call-ID') ? 'a' : 'b';
+    const role = side === 'a' ? 'caller' : 'callee';
+    let offer: MediaOffer;
+    try {
+      offer = readSdp(req.body);
+    } catch {
+      this.#send(this.#response(req, 488, 'Not Acceptable Here'), reply);
+      return;
+    }
+    const before = bridge[side].media?.direction ?? 'sendrecv';
+    bridge[side].media = offer;
+    const ms = bridge.msLegs![role];
+    const answerDirection = offer.direction === 'sendonly' ? 'recvonly' : offer.direction === 'recvonly' ? 'sendonly' : offer.direction;
+    bridge.sdpVersion++;
+    const sdp = writeSdp({ address: ms.address, port: ms.port, codec: offer.codec, telephoneEventPayloadType: offer.telephoneEventPayloadType, direction: answerDirection, version: bridge.sdpVersion });
+    this.#send(this.#response(req, 200, 'OK', [['Contact', `<sip:capstan@${this.#options.advertiseAddress}:${this.#port}>`], ['Content-Type', 'application/sdp']], sdp), reply);
+    const call = this.#telephony().get(bridge.capstanCallId);
+    const held = offer.direction === 'sendonly' || offer.direction === 'inactive';
+    const wasHeld = before === 'sendonly' || before === 'inactive';
+    if (held && !wasHeld) this.#events.emit('call.held', { call, leg: role });
+    if (!held && wasHeld) this.#events.emit('call.resumed', { call, leg: role });
+    if (offer.address !== '0.0.0.0') void this.#telephony().updateParty(bridge.capstanCallId, role, { address: offer.address, port: offer.port }).catch(() => undefined);
+  }
+
+  /** Points one side at a new media server (failover): a re-INVITE with the new address. */
+  async #reinvite(bridge: Bridge, side: 'a' | 'b', to: Peer): Promise<void> {
+    const media = bridge[side].media ?? bridge.a.media!;
+    bridge.sdpVersion++;
+    const req = this.#request(bridge, side, 'INVITE', writeSdp({ address: to.address, port: to.port, codec: media.codec, telephoneEventPayloadType: media.telephoneEventPayloadType, version: bridge.sdpVersion }));
+    const bytes = this.#send(req, bridge[side].peer);
+    bridge.stopRetransmit.push(this.#retransmit(bytes, bridge[side].peer));
+  }
+
+  /** Ends the call: BYE (or CANCEL) to `tell`, the Capstan call hung up (its recordings stop). */
+  async #end(bridge: Bridge, tell: 'a' | 'b' | null, reason: string): Promise<void> {
+    if (bridge.state === 'ended') return;
+    const wasAnswered = bridge.state === 'answered';
+    bridge.state = 'ended';
+    bridge.stopRetransmit.splice(0).forEach((s) => s());
+    if (tell === 'b' && !wasAnswered && bridge.bInvite) {
+      const invite = bridge.bInvite;
+      const cancel: SipRequest = { kind: 'request', method: 'CANCEL', uri: invite.uri, headers: [['Via', header(invite, 'Via')!], ['Max-Forwards', '70'], ['From', header(invite, 'From')!], ['To', header(invite, 'To')!], ['Call-ID', header(invite, 'Call-ID')!], ['CSeq', `${parseCSeq(header(invite, 'CSeq')!)!.seq} CANCEL`]], body: '' };
+      this.#send(cancel, bridge.b.peer);
+    } else if (tell !== null && wasAnswered) {
+      const bye = this.#request(bridge, tell, 'BYE');
+      const bytes = this.#send(bye, bridge[tell].peer);
+      bridge.stopRetransmit.push(this.#retransmit(bytes, bridge[tell].peer));
+    }
+    if (bridge.capstanCallId) {
+      await this.#telephony()
+        .hangup(bridge.capstanCallId, reason)
+        .catch((e: unknown) => this.#logger.warn({ err: e, callId: bridge.capstanCallId }, 'hanging up the call failed'));
+      this.#byCapstanCall.delete(bridge.capstanCallId);
+    }
+    // Kept a little for retransmissions and late answers, then forgotten.
+    setTimeout(() => this.#forget(bridge), 32 * T1).unref();
+  }
+
+  #forget(bridge: Bridge): void {
+    bridge.stopRetransmit.splice(0).forEach((s) => s());
+    this.#bridges.delete(bridge.a.callId);
+    this.#bridges.delete(bridge.b.callId);
+  }
+
+  /** Ends every call (BYE both ways) and closes the socket. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#off();
+    const bridges = [...new Set(this.#bridges.values())];
+    for (const b of bridges) {
+      if (b.state === 'answered') {
+        this.#send(this.#request(b, 'a', 'BYE'), b.a.peer);
+        this.#send(this.#request(b, 'b', 'BYE'), b.b.peer);
+      }
+      b.state = 'ended';
+      this.#forget(b);
+    }
+    await new Promise<void>((r) => this.#socket.close(() => r()));
+  }
+}
+
+function randomTag(): string {
+  return randomBytes(6).toString('hex');
+}

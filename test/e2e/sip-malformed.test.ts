@@ -1,0 +1,89 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Host } from '../../core/host.ts';
+import { startTestHost } from '../helpers/host.ts';
+
+/** One SIP peer on a UDP socket: sends a datagram and takes the next answer (or none in time). */
+class Peer {
+  readonly socket: Socket = createSocket('udp4');
+  readonly inbox: string[] = [];
+  async open(): Promise<number> {
+    this.socket.on('message', (m) => this.inbox.push(m.toString()));
+    await new Promise<void>((r) => this.socket.bind(0, '127.0.0.1', r));
+    return this.socket.address().port;
+  }
+  async ask(port: number, text: string, waitMs = 1500): Promise<string | null> {
+    const before = this.inbox.length;
+    this.socket.send(Buffer.from(text), port, '127.0.0.1');
+    const deadline = Date.now() + waitMs;
+    while (Date.now() < deadline) {
+      if (this.inbox.length > before) return this.inbox[before]!;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return null;
+  }
+}
+
+const request = (method: string, me: number, extra: Record<string, string> = {}, body = '', opts: { cseqMethod?: string; contentLength?: string; toTag?: string; callId?: string; branch?: string } = {}) =>
+  [
+    `${method} sip:800100@127.0.0.1 SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${me};branch=${opts.branch ?? `z9hG4bK${Math.random().toString(36).slice(2)}`}`,
+    'Max-Forwards: 70',
+    `From: <sip:tester@127.0.0.1>;tag=t1`,
+    `To: <sip:800100@127.0.0.1>${opts.toTag ? `;tag=${opts.toTag}` : ''}`,
+    `Call-ID: ${opts.callId ?? Math.random().toString(36).slice(2)}`,
+    `CSeq: 1 ${opts.cseqMethod ?? method}`,
+    ...Object.entries(extra).map(([k, v]) => `${k}: ${v}`),
+    `Content-Length: ${opts.contentLength ?? Buffer.byteLength(body)}`,
+    '',
+    body,
+  ].join('\r\n');
+
+const statusOf = (answer: string | null) => (answer === null ? null : Number(/^SIP\/2\.0 (\d{3})/.exec(answer)?.[1]));
+
+describe('the SIP B2BUA facing malformed and unexpected SIP', () => {
+  let host: Host;
+  let sipPort: number;
+  const peer = new Peer();
+  let me: number;
+  beforeAll(async () => {
+    host = await startTestHost({ sip: { port: 0, address: '127.0.0.1', routes: [] } });
+    sipPort = ((await (await fetch(`${host.url}/api/v1/sip`)).json()) as { port: number }).port;
+    me = await peer.open();
+  });
+  afterAll(async () => {
+    peer.socket.close();
+    await host?.close();
+  });
+
+  it('answers OPTIONS 200 with what it allows', async () => {
+    const answer = await peer.ask(sipPort, request('OPTIONS', me));
+    expect(statusOf(answer)).toBe(200);
+    expect(answer).toMatch(/^Allow: INVITE, ACK, BYE, CANCEL, OPTIONS/m);
+  });
+
+  it('answers 400 to bad headers and a wrong Content-Length, 501 to an unknown method, and drops garbage', async () => {
+    expect(statusOf(await peer.ask(sipPort, request('OPTIONS', me, {}, '', { contentLength: '999' })))).toBe(400);
+    expect(statusOf(await peer.ask(sipPort, request('OPTIONS', me, { 'Bad Header': 'x' })))).toBe(400);
+    expect(statusOf(await peer.ask(sipPort, request('OPTIONS', me, {}, '', { cseqMethod: 'BYE' })))).toBe(400);
+    expect(statusOf(await peer.ask(sipPort, request('FROBNICATE', me)))).toBe(501);
+    expect(await peer.ask(sipPort, '\x16\x03\x01garbage that is not SIP\r\n\r\n', 500)).toBeNull();
+    expect(await peer.ask(sipPort, 'x'.repeat(60_000), 500)).toBeNull();
+  });
+
+  it('refuses an in-dialog request for no dialog (481) and a call to a number with no route (404)', async () => {
+    expect(statusOf(await peer.ask(sipPort, request('BYE', me, {}, '', { toTag: 'nope' })))).toBe(481);
+    expect(statusOf(await peer.ask(sipPort, request('INVITE', me, { 'Content-Type': 'application/sdp' }, 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n', { toTag: 'nope' })))).toBe(481);
+    // A new INVITE: 100 Trying, then 404.
+    const invite = request('INVITE', me, { 'Content-Type': 'application/sdp' }, 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n');
+    expect(statusOf(await peer.ask(sipPort, invite))).toBe(100);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(peer.inbox.some((m) => statusOf(m) === 404)).toBe(true);
+  });
+
+  it('counts what it dropped or refused by reason, and keeps serving', async () => {
+    const stats = (await (await fetch(`${host.url}/api/v1/sip`)).json()) as { dropped: Record<string, number> };
+    expect(stats.dropped).toMatchObject({ 'short-body': 1, 'bad-header': 1, 'cseq-method': 1, 'bad-start-line': 1, 'no-header-end': 1 });
+    expect(statusOf(await peer.ask(sipPort, request('OPTIONS', me)))).toBe(200);
+  });
+});
