@@ -60,7 +60,7 @@ export async function benchSip(): Promise<SipBenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'capstan-bench-sipp-'));
   symlinkSync('/usr/share/sip-tester', join(dir, 'pcap'));
   const setupRates: SipBenchResult['setupRates'] = [];
-  for (const cps of [10, 25, 50, 100]) {
+  for (const cps of [25, 50, 100, 200, 400]) {
     const calls = cps * 4;
     const uasPort = await freeUdpPort();
     const result = await withHost(false, uasPort, async (_host, sipPort) => {
@@ -76,7 +76,7 @@ export async function benchSip(): Promise<SipBenchResult> {
     if (!result.passed) break;
   }
   const concurrent: SipBenchResult['concurrent'] = [];
-  for (const calls of [20, 50]) {
+  for (const calls of [50, 100, 200]) {
     const uasPort = await freeUdpPort();
     const result = await withHost(true, uasPort, async (host, sipPort) => {
       const callee = sipp(['-sn', 'uas', '-p', String(uasPort), '-mp', String(await freeUdpPort()), '-m', String(calls)], dir);

@@ -37,11 +37,13 @@ export interface Delivery {
   result: RecordingResultInfo | null;
   createdAt: string;
   deliveredAt: string | null;
+  /** The media server holding the file (null for rows written before it was kept). */
+  mediaServerId: string | null;
 }
 
 export interface DeliveryStore {
   /** No-op when the recording already has a row. */
-  insert(delivery: Pick<Delivery, 'recordingId' | 'callId' | 'requester' | 'to' | 'agent' | 'workgroup' | 'call' | 'fileName' | 'uri' | 'mime'>): Promise<void>;
+  insert(delivery: Pick<Delivery, 'recordingId' | 'callId' | 'requester' | 'to' | 'agent' | 'workgroup' | 'call' | 'fileName' | 'uri' | 'mime'> & { mediaServerId?: string | null }): Promise<void>;
   /** The file is complete: its final URI, size and checksum (only from 'recording'). */
   markPending(recordingId: string, result: RecordingResultInfo): Promise<void>;
   markAttemptFailed(recordingId: string, error: string): Promise<void>;

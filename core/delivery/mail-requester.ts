@@ -99,6 +99,7 @@ export class MailRequester {
       fileName: recording.fileName,
       uri: recording.uri,
       mime: recording.mime,
+      mediaServerId: recording.mediaServerId,
     });
   }
 
@@ -143,7 +144,7 @@ export class MailRequester {
           // Stored (fetched, verified, committed) and deleted on the media server by the Recorder.
           await this.#deps.recorder.adopt(info, delivery.call, delivery.result);
         } else {
-          const response = await fetch(delivery.uri, { method: 'DELETE', signal: AbortSignal.timeout(10_000) });
+          const response = await fetch(this.#uriOf(delivery), { method: 'DELETE', signal: AbortSignal.timeout(10_000) });
           if (!response.ok && response.status !== 404) throw new CapstanError('CAPSTAN_ERR_FETCH_FAILED', `Deleting ${delivery.fileName} answered ${response.status}`);
         }
         await store.markRemoteDeleted(id);
@@ -168,7 +169,7 @@ export class MailRequester {
   }
 
   async #fetchVerified(delivery: Delivery): Promise<Buffer> {
-    const response = await fetch(delivery.uri!, { signal: AbortSignal.timeout(60_000) }).catch((e: unknown) => {
+    const response = await fetch(this.#uriOf(delivery), { signal: AbortSignal.timeout(60_000) }).catch((e: unknown) => {
       throw new CapstanError('CAPSTAN_ERR_FETCH_FAILED', `Fetching ${delivery.fileName} failed: ${(e as Error).message}`, { cause: e });
     });
     if (!response.ok) throw new CapstanError('CAPSTAN_ERR_FETCH_FAILED', `Fetching ${delivery.fileName} answered ${response.status}`);
@@ -218,9 +219,14 @@ export class MailRequester {
     };
   }
 
+  /** The file's URI signed again for its media server's current address (it may have moved ports), else the kept one. */
+  #uriOf(d: Delivery): string {
+    return (d.mediaServerId !== null ? this.#deps.telephony.fileUri(d.mediaServerId, d.fileName) : null) ?? d.uri!;
+  }
+
   #recordingInfo(d: Delivery): RecordingInfo {
     return {
-      recordingId: d.recordingId, callId: d.callId, requester: d.requester as Requester, mediaServerId: '', fileName: d.fileName,
+      recordingId: d.recordingId, callId: d.callId, requester: d.requester as Requester, mediaServerId: d.mediaServerId ?? '', fileName: d.fileName,
       uri: d.uri ?? '', mime: d.mime, channels: 2, deliverTo: d.to, tags: [], keyId: null, startedAt: d.createdAt,
     };
   }

@@ -22,6 +22,7 @@ interface Row {
   result: string | null;
   created_at: string;
   delivered_at: string | null;
+  media_server_id: string | null;
 }
 
 function fromRow(r: Row): Delivery {
@@ -45,6 +46,7 @@ function fromRow(r: Row): Delivery {
     result: r.result === null ? null : (JSON.parse(r.result) as RecordingResultInfo),
     createdAt: r.created_at,
     deliveredAt: r.delivered_at,
+    mediaServerId: r.media_server_id,
   };
 }
 
@@ -70,6 +72,7 @@ export class KnexDeliveryStore implements DeliveryStore {
         file_name: d.fileName,
         uri: d.uri,
         mime: d.mime,
+        media_server_id: d.mediaServerId ?? null,
         created_at: new Date().toISOString(),
       })
       .onConflict('recording_id')

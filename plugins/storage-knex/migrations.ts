@@ -117,6 +117,20 @@ const migrations: Record<string, Knex.Migration> = {
       });
     },
   },
+  // The media server holding a delivery's file: its URI is signed again with the server's current
+  // address when the host restarts (embedded servers listen on new ports).
+  '0006_delivery_media_server': {
+    async up(knex) {
+      await knex.schema.alterTable('deliveries', (t) => {
+        t.string('media_server_id', 128).nullable();
+      });
+    },
+    async down(knex) {
+      await knex.schema.alterTable('deliveries', (t) => {
+        t.dropColumn('media_server_id');
+      });
+    },
+  },
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

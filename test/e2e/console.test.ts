@@ -36,7 +36,8 @@ describe('the web console in a real browser', () => {
       api: { tokens: [{ name: 'ops', token: TOKEN, role: 'admin' }] },
       console: { users, securePauseMaxSeconds: 90 },
       mail: { smtp: { host: '127.0.0.1', port }, agents: { alice: 'alice@example.com', bob: 'bob@example.com' } },
-      recorder: { policies: [] },
+      // Sales calls are recorded by the Recorder as Ogg Opus; nothing else is recorded by policy.
+      recorder: { policies: [{ name: 'sales-opus', when: { workgroup: ['sales'] }, compression: 'opus' }, { name: 'rest', record: false }] },
     });
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'] });
   }, 60_000);
@@ -122,6 +123,35 @@ describe('the web console in a real browser', () => {
     const audit = (await (await fetch(`${host.url}/api/v1/audit?recordingId=${aliceRecording}`, { headers: auth })).json()) as { items: { actor: string; action: string }[] };
     expect(audit.items.some((e) => e.actor === 'sue' && e.action === 'playback')).toBe(true);
   }, 90_000);
+
+  it('plays an Ogg Opus recording in the browser too, with its waveform', async () => {
+    const placed = await placeSimulatedCall({ hostUrl: host.url, token: TOKEN, callerAudio: caller.subarray(0, 24000), durationMs: 3000, agent: 'carol', workgroup: 'sales' });
+    const id = await until(
+      async () => ((await (await fetch(`${host.url}/api/v1/recordings?callId=${placed.callId}`, { headers: auth })).json()) as { items: { id: string; status: string; mime: string }[] }).items,
+      (items) => items.length === 1 && items[0]!.status === 'stored',
+      15_000,
+    ).then((items) => {
+      expect(items[0]!.mime).toBe('audio/opus');
+      return items[0]!.id;
+    });
+    const sup = await signIn('sue');
+    await sup.fill('#search input[name=workgroup]', 'sales');
+    await sup.click('#search button[type=submit]');
+    await sup.click(`#results tbody tr[data-recording-id="${id}"]`);
+    await sup.waitForSelector('#waveform[data-drawn=true]', { timeout: 15_000 });
+    const played = await sup.evaluate(async () => {
+      type Media = { readyState: number; playbackRate: number; ended: boolean; currentTime: number; duration: number; play(): Promise<void>; addEventListener(t: string, f: (v: unknown) => void, o?: object): void };
+      const player = (globalThis as unknown as { document: { querySelector(s: string): Media } }).document.querySelector('#player');
+      if (player.readyState < 1) await new Promise((r) => player.addEventListener('loadedmetadata', r, { once: true }));
+      player.playbackRate = 4;
+      const ended = new Promise((r) => player.addEventListener('ended', r, { once: true }));
+      await player.play();
+      await ended;
+      return { ended: player.ended, duration: player.duration };
+    });
+    expect(played.ended).toBe(true);
+    expect(played.duration).toBeGreaterThan(2);
+  }, 60_000);
 
   it('does not let an agent open another agent’s recording, in the page or through the API', async () => {
     expect(aliceRecording).not.toBe('');
