@@ -1,6 +1,7 @@
 import { intFlag, numberFlag, parseFlags } from './parse-args.ts';
 import { CapstanError } from '../errors.ts';
 import { runMediaServer } from '../../media/server/main.ts';
+import { untilStopped } from './until-stopped.ts';
 
 export const MEDIA_SERVER_USAGE = `capstan media-server --host URL --location NAME [--id ID] [--rtp-ports A-B] [--rtp-address IP]
                      [--advertise-address IP] [--port N] [--address IP] [--data DIR] [--log-level LEVEL]
@@ -62,22 +63,9 @@ export async function mediaServerCommand(args: string[]): Promise<number> {
     ...(values['codec-module'] !== undefined ? { codecModules: values['codec-module'] } : {}),
   });
   process.stdout.write(`${JSON.stringify({ ready: true, id: server.id, controlUrl: server.controlUrl })}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      void server.close().then(resolve);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-    // An embedded child holds the read end of a pipe from its host: when the host dies (even by
-    // SIGKILL) the pipe ends, and the child finalizes its recordings and exits instead of
-    // lingering with its ports and data-folder lock.
-    if (values['exit-with-parent']) {
-      process.stdin.on('end', stop);
-      process.stdin.on('error', stop);
-      process.stdin.resume();
-    }
-  });
+  // An embedded child holds the read end of a pipe from its host: when the host dies (even by
+  // SIGKILL) the pipe ends, and the child finalizes its recordings and exits instead of lingering
+  // with its ports and data-folder lock.
+  await untilStopped(() => server.close(), values['exit-with-parent'] === true);
   return 0;
 }

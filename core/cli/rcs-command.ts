@@ -2,6 +2,7 @@ import { CapstanError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
 import { RcsServer } from '../rcs/rcs-server.ts';
 import { intFlag, parseFlags } from './parse-args.ts';
+import { untilStopped } from './until-stopped.ts';
 
 export const RCS_USAGE = `capstan rcs --host URL --locations A,B --dir DIR [--id ID] [--port N] [--address IP]
             [--advertise-address IP] [--log-level LEVEL]
@@ -49,14 +50,6 @@ export async function rcsCommand(args: string[]): Promise<number> {
   });
   await server.start();
   process.stdout.write(`${JSON.stringify({ ready: true, id: server.id, url: server.url })}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      void server.close().then(resolve);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilStopped(() => server.close());
   return 0;
 }

@@ -104,15 +104,7 @@ export interface TelephonyServicesOptions {
 }
 
 /** What the journal keeps of a call: enough to carry on with it after a restart. */
-interface CallSnapshot {
-  info: CallInfo;
-  audioPath: AudioPath;
-  parties: NewCallLeg[];
-  audioPathLocations: string[];
-  mediaServerId: string | null;
-  legs: { role: LegRole; rtp: Endpoint }[];
-  recordings: Omit<RecordingEntry, 'call'>[];
-}
+type CallSnapshot = Pick<CallEntry, 'info' | 'audioPath' | 'parties' | 'audioPathLocations' | 'mediaServerId' | 'legs'> & { recordings: Omit<RecordingEntry, 'call'>[] };
 
 /** The control plane between requesters and media servers: calls, their media server, their recordings. */
 export class TelephonyServices {

@@ -16,6 +16,21 @@ const auth = { authorization: `Bearer ${TOKEN}` };
 /** `CAPSTAN_SCREENSHOTS=docs/screenshots npx vitest run test/e2e/console.test.ts` refreshes the docs' pictures. */
 const SHOTS = process.env.CAPSTAN_SCREENSHOTS;
 
+/** Plays the console's player to its end (at 4× speed) and says how it ended. */
+function playToEnd(page: Page): Promise<{ ended: boolean; currentTime: number; duration: number }> {
+  return page.evaluate(async () => {
+    // Runs in the page (no DOM types in this Node project): the media element's few members used.
+    type Media = { readyState: number; playbackRate: number; ended: boolean; currentTime: number; duration: number; play(): Promise<void>; addEventListener(t: string, f: (v: unknown) => void, o?: object): void };
+    const player = (globalThis as unknown as { document: { querySelector(s: string): Media } }).document.querySelector('#player');
+    if (player.readyState < 1) await new Promise((r) => player.addEventListener('loadedmetadata', r, { once: true }));
+    player.playbackRate = 4;
+    const ended = new Promise((r) => player.addEventListener('ended', r, { once: true }));
+    await player.play();
+    await ended;
+    return { ended: player.ended, currentTime: player.currentTime, duration: player.duration };
+  });
+}
+
 describe('the web console in a real browser', () => {
   let host: Host;
   let smtp: SmtpSink;
@@ -101,17 +116,7 @@ describe('the web console in a real browser', () => {
     expect(await sup.textContent('#legend')).toContain('1 pause');
     expect(await sup.locator('#timeline .pause').count()).toBe(1);
     if (SHOTS) await sup.screenshot({ path: join(SHOTS, 'supervisor-recording.png'), fullPage: true });
-    const played = await sup.evaluate(async () => {
-      // Runs in the page (no DOM types in this Node project): the media element's few members used.
-      type Media = { readyState: number; playbackRate: number; ended: boolean; currentTime: number; duration: number; play(): Promise<void>; addEventListener(t: string, f: (v: unknown) => void, o?: object): void };
-      const player = (globalThis as unknown as { document: { querySelector(s: string): Media } }).document.querySelector('#player');
-      if (player.readyState < 1) await new Promise((r) => player.addEventListener('loadedmetadata', r, { once: true }));
-      player.playbackRate = 4;
-      const ended = new Promise((r) => player.addEventListener('ended', r, { once: true }));
-      await player.play();
-      await ended;
-      return { ended: player.ended, currentTime: player.currentTime, duration: player.duration };
-    });
+    const played = await playToEnd(sup);
     expect(played.ended).toBe(true);
     expect(played.duration).toBeGreaterThan(2);
     expect(played.currentTime).toBeCloseTo(played.duration, 1);
@@ -139,16 +144,7 @@ describe('the web console in a real browser', () => {
     await sup.click('#search button[type=submit]');
     await sup.click(`#results tbody tr[data-recording-id="${id}"]`);
     await sup.waitForSelector('#waveform[data-drawn=true]', { timeout: 15_000 });
-    const played = await sup.evaluate(async () => {
-      type Media = { readyState: number; playbackRate: number; ended: boolean; currentTime: number; duration: number; play(): Promise<void>; addEventListener(t: string, f: (v: unknown) => void, o?: object): void };
-      const player = (globalThis as unknown as { document: { querySelector(s: string): Media } }).document.querySelector('#player');
-      if (player.readyState < 1) await new Promise((r) => player.addEventListener('loadedmetadata', r, { once: true }));
-      player.playbackRate = 4;
-      const ended = new Promise((r) => player.addEventListener('ended', r, { once: true }));
-      await player.play();
-      await ended;
-      return { ended: player.ended, duration: player.duration };
-    });
+    const played = await playToEnd(sup);
     expect(played.ended).toBe(true);
     expect(played.duration).toBeGreaterThan(2);
   }, 60_000);

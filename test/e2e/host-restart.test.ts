@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,17 +10,11 @@ import { ffmpegDecode } from '../helpers/ffmpeg-audio.ts';
 import { startHostProcess, type HostProcess } from '../helpers/host-process.ts';
 import { CLI } from '../helpers/run-cli.ts';
 import { until } from '../helpers/until.ts';
+import { freeTcpPort } from '../helpers/free-port.ts';
 
 const caller = readPcm8k(readFileSync(new URL('../../examples/audio/caller.wav', import.meta.url))).channels[0]!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 const children: ChildProcess[] = [];
 afterEach(async () => {
@@ -52,7 +45,7 @@ describe('a host SIGKILLed mid-call and started again', () => {
   const rtpBase = 48300 + (process.pid % 20) * 60;
 
   it('with a standalone media server: the call goes on, and its recording is stored once, whole, with the audio of the outage', async () => {
-    const port = await freePort();
+    const port = await freeTcpPort();
     const config = { http: { port }, mediaServers: { embedded: 0 } };
     const first = await startHostProcess(rtpBase, { config });
     const secret = readFileSync(join(first.dir, 'var', 'secret'), 'utf8').trim();

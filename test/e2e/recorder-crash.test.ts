@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readPcm8k } from '../../media/wav/wav-reader.ts';
@@ -8,6 +7,7 @@ import { placeSimulatedCall, waitForStoredRecordings, type CallCreated } from '.
 import { startHostProcess, type HostProcess } from '../helpers/host-process.ts';
 import { startRcsProcess, type RcsProcess } from '../helpers/rcs-process.ts';
 import { until } from '../helpers/until.ts';
+import { freeTcpPort } from '../helpers/free-port.ts';
 
 const caller = readPcm8k(readFileSync(new URL('../../examples/audio/caller.wav', import.meta.url))).channels[0]!.subarray(0, 16000);
 
@@ -18,13 +18,6 @@ function files(dir: string): string[] {
     .map((e) => join(e.parentPath, e.name).slice(dir.length + 1));
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 /**
  * Places a call whose recording's completion kills the host (the fault point fires while the
@@ -89,7 +82,7 @@ describe('a host SIGKILLed while the Recorder stores a recording', () => {
 
   for (const point of ['recorder.after-rcs-fetch', 'recorder.after-commit'] as const) {
     it(`stores a Remote Content Service recording exactly once after a restart (killed at ${point})`, async () => {
-      const port = await freePort();
+      const port = await freeTcpPort();
       const config = { http: { port }, recorder: { policies: [{ name: 'remote', keep: 'rcs' }] } };
       const first = await startHostProcess(rtpBase + 20, { env: { CAPSTAN_FAULT_KILL_AT: point }, config });
       const secret = readFileSync(join(first.dir, 'var', 'secret'), 'utf8').trim();

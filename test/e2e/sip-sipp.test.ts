@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,18 +8,12 @@ import { alignedCorrelation } from '../helpers/audio-quality.ts';
 import { ffmpegDecode } from '../helpers/ffmpeg-audio.ts';
 import { startTestHost } from '../helpers/host.ts';
 import { until } from '../helpers/until.ts';
+import { freeUdpPort } from '../helpers/free-port.ts';
 import { pcapRtpPayloads } from '../helpers/pcap.ts';
 import { execFileSync } from 'node:child_process';
 
 const PCAPS = '/usr/share/sip-tester';
 
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** sipp as a child, in a folder where its scenarios find `pcap/...`; resolves with its exit code. */
 function sipp(args: string[], cwd: string): { proc: ChildProcess; exited: Promise<number | null>; output: () => string } {

@@ -13,9 +13,9 @@ import { RecordingResult, type AllocateCallResponse } from '../../../media/contr
 import { RtpPacket } from '../../../media/rtp/rtp-packet.ts';
 import { serializeTelephoneEvent } from '../../../media/rtp/telephone-event.ts';
 import { runMediaServer, type MediaServer } from '../../../media/server/main.ts';
-import { parseWav } from '../../../media/wav/wav-reader.ts';
 import { randomPayloads, RtpParty } from './rtp-party.ts';
 import { controlApi } from './control-api-client.ts';
+import { stereoChannels } from './wav-channels.ts';
 
 const { OpusEncoder } = discordOpus;
 const SECRET = 'media-server-legs-secret';
@@ -25,15 +25,7 @@ let server: MediaServer;
 const api = controlApi(() => server.controlUrl, SECRET);
 
 async function channels(uri: string): Promise<{ left: Int16Array; right: Int16Array }> {
-  const file = Buffer.from(await (await fetch(uri)).arrayBuffer());
-  const info = parseWav(file);
-  const left = new Int16Array(info.frames);
-  const right = new Int16Array(info.frames);
-  for (let i = 0; i < info.frames; i++) {
-    left[i] = file.readInt16LE(info.dataOffset + 4 * i);
-    right[i] = file.readInt16LE(info.dataOffset + 4 * i + 2);
-  }
-  return { left, right };
+  return stereoChannels(Buffer.from(await (await fetch(uri)).arrayBuffer()));
 }
 
 function rms(x: Int16Array): number {

@@ -11,9 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ulawDecode } from '../../../media/codecs/g711.ts';
 import { RecordingResult, type AllocateCallResponse } from '../../../media/control-api.ts';
 import { runMediaServer, type MediaServer } from '../../../media/server/main.ts';
-import { parseWav } from '../../../media/wav/wav-reader.ts';
 import { controlApi } from './control-api-client.ts';
 import { randomPayloads, RtpParty } from './rtp-party.ts';
+import { stereoChannels } from './wav-channels.ts';
 
 const SECRET = 'one-way-hold-secret';
 let dir: string;
@@ -73,14 +73,7 @@ describe('media server: a 30 s one-way hold', () => {
       expect(result.durationMs).toBeGreaterThanOrEqual(wallMs - 40);
       expect(result.durationMs).toBeLessThanOrEqual(performance.now() - t0 + 40);
 
-      const file = Buffer.from(await (await fetch(result.uri)).arrayBuffer());
-      const info = parseWav(file);
-      const left = new Int16Array(info.frames);
-      const right = new Int16Array(info.frames);
-      for (let i = 0; i < info.frames; i++) {
-        left[i] = file.readInt16LE(info.dataOffset + 4 * i);
-        right[i] = file.readInt16LE(info.dataOffset + 4 * i + 2);
-      }
+      const { left, right } = stereoChannels(Buffer.from(await (await fetch(result.uri)).arrayBuffer()));
       // The other side: all 34 s, contiguous and exact.
       const otherPcm = ulawDecode(Buffer.concat(other));
       const r0 = find(right.subarray(0, 3200), otherPcm.subarray(0, 160));
