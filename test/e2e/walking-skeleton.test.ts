@@ -66,8 +66,10 @@ describe('the walking skeleton: a simulated call recorded end to end', () => {
     const right = exactOffset(wav.channels[1]!, expectedRight, 1600);
     expect(left, 'caller audio found sample-exact on the left channel').toBeGreaterThanOrEqual(0);
     expect(right, 'callee audio found sample-exact on the right channel').toBeGreaterThanOrEqual(0);
-    // Both legs started on the same tick: the channels are aligned within one packet.
-    expect(Math.abs(left - right)).toBeLessThanOrEqual(160);
+    // Both legs start on the same tick, so the channels line up: each leg is placed from its own
+    // first packet's arrival, and on a loaded machine one of the two sends of that tick can land a
+    // few ms after the other — within two packets, where a misplaced leg would be far off.
+    expect(Math.abs(left - right)).toBeLessThanOrEqual(320);
 
     // Length: the call's 5 s within one packet, plus at most what the set-up and hang-up requests took.
     const durationMs = (wav.frames / 8000) * 1000;
