@@ -133,8 +133,10 @@ export const ConfigSchema = z
       .object({
         /** Take SIP calls. Default true. */
         enabled: z.boolean().default(true),
-        /** UDP port. Default 5060 (0: any free port). */
+        /** UDP port (and TCP, the same number). Default 5060 (0: any free port). */
         port: z.number().int().min(0).max(65535).default(5060),
+        /** Also take and place calls over TCP on that port. Default true. */
+        tcp: z.boolean().default(true),
         /** Listen address. Default 0.0.0.0. */
         address: z.string().min(1).default('0.0.0.0'),
         /** Address put in Via and Contact headers. Default: `address`, or 127.0.0.1 for 0.0.0.0. */

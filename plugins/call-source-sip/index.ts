@@ -20,6 +20,7 @@ export function callSourceSipPlugin(): CapstanPlugin {
           address,
           advertiseAddress: sip.advertiseAddress ?? (address === '0.0.0.0' ? '127.0.0.1' : address),
           routes: sip.routes,
+          tcp: sip.tcp,
           location: sip.location,
         },
         { telephony: () => ctx.services.get('telephony'), events: ctx.events, logger: ctx.logger },

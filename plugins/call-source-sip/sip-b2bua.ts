@@ -9,6 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { connect, createServer, type Server, type Socket as TcpSocket } from 'node:net';
 import { once } from 'node:events';
 import { toCapstanError } from '../../core/errors.ts';
 import type { EventBus } from '../../core/events/event-bus.ts';
@@ -33,6 +34,8 @@ export interface SipB2buaOptions {
   address: string;
   /** Address put in Via and Contact. Default: the listen address, 127.0.0.1 for 0.0.0.0. */
   advertiseAddress: string;
+  /** Also take and place calls over TCP, on the same port number. Default true. */
+  tcp?: boolean | undefined;
   routes: SipRoute[];
   /** Location of the calls (the requesting device's). Default: the host's. */
   location?: string | undefined;
@@ -45,6 +48,8 @@ const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS';
 interface Peer {
   address: string;
   port: number;
+  /** Default UDP. Over TCP, messages go on the connection the peer opened, or one we open. */
+  transport?: 'udp' | 'tcp';
 }
 
 /** One side of a bridged call: its dialog as this B2BUA sees it. */
@@ -84,6 +89,9 @@ export class SipB2bua {
   readonly #events: EventBus;
   readonly #logger: Logger;
   readonly #socket: Socket;
+  #tcpServer: Server | null = null;
+  /** TCP connections by `address:port` of the far end, whoever opened them. */
+  readonly #connections = new Map<string, TcpSocket>();
   /** By the caller's Call-ID and by ours towards the callee. */
   readonly #bridges = new Map<string, Bridge>();
   readonly #byCapstanCall = new Map<string, Bridge>();
@@ -116,15 +124,21 @@ export class SipB2bua {
     return this.#port;
   }
 
-  stats(): { port: number; received: number; sent: number; calls: number; activeCalls: number; dropped: Record<string, number> } {
-    return { port: this.#port, ...this.#counts, activeCalls: this.#byCapstanCall.size, dropped: Object.fromEntries(this.#dropped) };
+  stats(): { port: number; tcp: boolean; received: number; sent: number; calls: number; activeCalls: number; dropped: Record<string, number> } {
+    return { port: this.#port, tcp: this.#tcpServer !== null, ...this.#counts, activeCalls: this.#byCapstanCall.size, dropped: Object.fromEntries(this.#dropped) };
   }
 
   async start(): Promise<void> {
     this.#socket.bind(this.#options.port, this.#options.address);
     await once(this.#socket, 'listening');
     this.#port = this.#socket.address().port;
-    this.#logger.info({ port: this.#port, address: this.#options.address }, 'SIP B2BUA listening (UDP)');
+    if (this.#options.tcp !== false) {
+      const server = createServer((conn) => this.#adopt(conn));
+      this.#tcpServer = server;
+      server.listen(this.#port, this.#options.address);
+      await once(server, 'listening');
+    }
+    this.#logger.info({ port: this.#port, address: this.#options.address, tcp: this.#tcpServer !== null }, 'SIP B2BUA listening');
   }
 
   #count(reason: string): void {
@@ -133,9 +147,55 @@ export class SipB2bua {
 
   #send(msg: SipMessage, to: Peer): Buffer {
     const bytes = serializeSipMessage(msg);
-    this.#socket.send(bytes, to.port, to.address);
+    this.#sendRaw(bytes, to);
     this.#counts.sent++;
     return bytes;
+  }
+
+  #sendRaw(bytes: Buffer, to: Peer): void {
+    if (to.transport !== 'tcp') {
+      this.#socket.send(bytes, to.port, to.address);
+      return;
+    }
+    const key = `${to.address}:${to.port}`;
+    let conn = this.#connections.get(key);
+    if (!conn || conn.destroyed) {
+      // Writes before the connection is up are queued by the socket.
+      conn = connect(to.port, to.address);
+      this.#adopt(conn, key);
+    }
+    conn.write(bytes);
+  }
+
+  /**
+   * A TCP connection (accepted or ours): SIP messages framed by Content-Length (RFC 3261 §18.3),
+   * each handled like a datagram. A connection that sends 64 KiB without a whole message is closed.
+   */
+  #adopt(conn: TcpSocket, key = `${conn.remoteAddress?.replace(/^::ffff:/, '')}:${conn.remotePort}`): void {
+    this.#connections.set(key, conn);
+    let buffer = Buffer.alloc(0);
+    conn.on('data', (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      for (;;) {
+        while (buffer.length >= 2 && buffer[0] === 0x0d && buffer[1] === 0x0a) buffer = buffer.subarray(2); // keep-alives
+        const end = buffer.indexOf('\r\n\r\n');
+        if (end < 0) break;
+        const length = Number(/^(?:content-length|l)[ \t]*:[ \t]*(\d+)/im.exec(buffer.subarray(0, end).toString('latin1'))?.[1] ?? 0);
+        if (buffer.length < end + 4 + length) break;
+        const message = buffer.subarray(0, end + 4 + length);
+        buffer = buffer.subarray(end + 4 + length);
+        const [address, port] = [key.slice(0, key.lastIndexOf(':')), Number(key.slice(key.lastIndexOf(':') + 1))];
+        this.#onDatagram(message, { address, port, family: 'IPv4', size: message.length }, 'tcp');
+      }
+      if (buffer.length > 65_535) {
+        this.#count('too-large');
+        conn.destroy();
+      }
+    });
+    conn.on('error', (e) => this.#logger.debug({ err: e, peer: key }, 'SIP TCP connection error'));
+    conn.on('close', () => {
+      if (this.#connections.get(key) === conn) this.#connections.delete(key);
+    });
   }
 
   /** Sends `bytes` again at T1, 2T1... capped at T2, until stopped or 64×T1 passed. */
@@ -149,7 +209,8 @@ export class SipB2bua {
         onTimeout?.();
         return;
       }
-      this.#socket.send(bytes, to.port, to.address);
+      // TCP is reliable: only the give-up timer runs (RFC 3261 §17.1.1.2).
+      if (to.transport !== 'tcp') this.#socket.send(bytes, to.port, to.address);
       interval = Math.min(interval * 2, T2);
       timer = setTimeout(tick, interval);
     };
@@ -157,7 +218,7 @@ export class SipB2bua {
     return () => clearTimeout(timer);
   }
 
-  #onDatagram(raw: Buffer, from: RemoteInfo): void {
+  #onDatagram(raw: Buffer, from: RemoteInfo, transport: 'udp' | 'tcp' = 'udp'): void {
     this.#counts.received++;
     if (raw.length <= 4 && raw.toString().trim() === '') return; // keep-alive CRLF
     let msg: SipMessage;
@@ -167,11 +228,11 @@ export class SipB2bua {
       const error = toCapstanError(e);
       const reason = (error.details as { reason?: string } | undefined)?.reason ?? 'unreadable';
       this.#count(reason);
-      this.#answerMalformed(raw, from, error.message);
+      this.#answerMalformed(raw, { address: from.address, port: from.port, transport }, error.message);
       return;
     }
     try {
-      if (msg.kind === 'request') this.#onRequest(msg, { address: from.address, port: from.port });
+      if (msg.kind === 'request') this.#onRequest(msg, { address: from.address, port: from.port, transport });
       else this.#onResponse(msg);
     } catch (e) {
       this.#count('handler-error');
@@ -180,7 +241,7 @@ export class SipB2bua {
   }
 
   /** A 400 when the broken message still says who sent it and how to answer; silence otherwise. */
-  #answerMalformed(raw: Buffer, from: RemoteInfo, why: string): void {
+  #answerMalformed(raw: Buffer, from: Peer, why: string): void {
     const text = raw.toString('utf8');
     const start = text.split(/\r?\n/, 1)[0] ?? '';
     if (!/^[A-Z]+ \S+ SIP\/2\.0$/.test(start) || start.startsWith('ACK ')) return;
@@ -191,7 +252,7 @@ export class SipB2bua {
     const callId = pick('Call-ID|i');
     const cseq = pick('CSeq');
     if (!via || !fromH || !to || !callId || !cseq) return;
-    this.#send({ kind: 'response', status: 400, reason: `Bad Request (${why.slice(0, 80)})`, headers: [['Via', via], ['From', fromH], ['To', to], ['Call-ID', callId], ['CSeq', cseq]], body: '' }, { address: from.address, port: from.port });
+    this.#send({ kind: 'response', status: 400, reason: `Bad Request (${why.slice(0, 80)})`, headers: [['Via', via], ['From', fromH], ['To', to], ['Call-ID', callId], ['CSeq', cseq]], body: '' }, from);
   }
 
   #response(req: SipRequest, status: number, reason: string, extra: [string, string][] = [], body = '', toTag?: string): SipResponse {
@@ -212,10 +273,12 @@ export class SipB2bua {
     };
   }
 
-  /** Where to answer a request: its Via's sent-by, or where it came from (rport, NAT). */
-  #replyTo(req: SipRequest, source: Peer): Peer {
-    const via = parseVia(header(req, 'Via')!)!;
-    return via.rport || via.port === null ? source : { address: source.address, port: source.port };
+  /**
+   * Where to answer a request: where it came from, on the same transport (over TCP, the same
+   * connection) — RFC 3581's rport behaviour, which also gets answers through NAT.
+   */
+  #replyTo(_req: SipRequest, source: Peer): Peer {
+    return source;
   }
 
   #onRequest(req: SipRequest, source: Peer): void {
@@ -228,7 +291,7 @@ export class SipB2bua {
           if (bridge && bridge.a.callId === callId) {
             // The same INVITE again: the answer again. A new INVITE in an existing call's name: merged (§8.2.2.2).
             if (parseVia(header(bridge.invite, 'Via')!)!.branch === parseVia(header(req, 'Via')!)!.branch) {
-              if (bridge.lastResponseToA) this.#socket.send(bridge.lastResponseToA, reply.port, reply.address);
+              if (bridge.lastResponseToA) this.#sendRaw(bridge.lastResponseToA, reply);
             } else this.#send(this.#response(req, 482, 'Loop Detected'), reply);
             return;
           }
@@ -271,12 +334,16 @@ export class SipB2bua {
     }
   }
 
+  #contact(peer: Peer): string {
+    return `<sip:capstan@${this.#options.advertiseAddress}:${this.#port}${peer.transport === 'tcp' ? ';transport=tcp' : ''}>`;
+  }
+
   #route(user: string): SipRoute | null {
     return this.#options.routes.find((r) => new RegExp(r.match).test(user)) ?? null;
   }
 
   #answerA(bridge: Bridge, status: number, reason: string, body = '', extra: [string, string][] = []): Buffer {
-    const res = this.#response(bridge.invite, status, reason, [['Contact', `<sip:capstan@${this.#options.advertiseAddress}:${this.#port}>`], ...extra, ...(body ? ([['Content-Type', 'application/sdp']] as [string, string][]) : [])], body, bridge.a.localTag);
+    const res = this.#response(bridge.invite, status, reason, [['Contact', this.#contact(bridge.a.peer)], ...extra, ...(body ? ([['Content-Type', 'application/sdp']] as [string, string][]) : [])], body, bridge.a.localTag);
     const bytes = this.#send(res, bridge.a.peer);
     bridge.lastResponseToA = bytes;
     return bytes;
@@ -352,7 +419,7 @@ export class SipB2bua {
     const target = route.to;
     const host = /@([^;>]+)/.exec(target)?.[1] ?? /^sips?:([^;>]+)/.exec(target)?.[1] ?? '';
     const [address, port] = host.split(':');
-    bridge.b.peer = { address: address!, port: Number(port ?? 5060) };
+    bridge.b.peer = { address: address!, port: Number(port ?? 5060), transport: /;\s*transport=tcp/i.test(target) ? 'tcp' : 'udp' };
     bridge.b.target = target;
     bridge.b.localUri = `${from.replace(/;\s*tag=[^;]+/i, '')};tag=${bridge.b.localTag}`;
     bridge.b.remoteUri = `<${target}>`;
@@ -379,13 +446,13 @@ export class SipB2bua {
       method,
       uri: s.target,
       headers: [
-        ['Via', `SIP/2.0/UDP ${this.#options.advertiseAddress}:${this.#port};branch=z9hG4bK${randomBytes(8).toString('hex')};rport`],
+        ['Via', `SIP/2.0/${s.peer.transport === 'tcp' ? 'TCP' : 'UDP'} ${this.#options.advertiseAddress}:${this.#port};branch=z9hG4bK${randomBytes(8).toString('hex')};rport`],
         ['Max-Forwards', '70'],
         ['From', from],
         ['To', to],
         ['Call-ID', s.callId],
         ['CSeq', `${cseq ?? s.cseq} ${method}`],
-        ['Contact', `<sip:capstan@${this.#options.advertiseAddress}:${this.#port}>`],
+        ['Contact', this.#contact(s.peer)],
         ['User-Agent', 'Capstan'],
         ...(body ? ([['Content-Type', 'application/sdp']] as [string, string][]) : []),
       ],
@@ -495,7 +562,7 @@ export class SipB2bua {
     const answerDirection = offer.direction === 'sendonly' ? 'recvonly' : offer.direction === 'recvonly' ? 'sendonly' : offer.direction;
     bridge.sdpVersion++;
     const sdp = writeSdp({ address: ms.address, port: ms.port, codec: offer.codec, telephoneEventPayloadType: offer.telephoneEventPayloadType, direction: answerDirection, version: bridge.sdpVersion });
-    this.#send(this.#response(req, 200, 'OK', [['Contact', `<sip:capstan@${this.#options.advertiseAddress}:${this.#port}>`], ['Content-Type', 'application/sdp']], sdp), reply);
+    this.#send(this.#response(req, 200, 'OK', [['Contact', this.#contact(reply)], ['Content-Type', 'application/sdp']], sdp), reply);
     const call = this.#telephony().get(bridge.capstanCallId);
     const held = offer.direction === 'sendonly' || offer.direction === 'inactive';
     const wasHeld = before === 'sendonly' || before === 'inactive';
@@ -559,6 +626,8 @@ export class SipB2bua {
       this.#forget(b);
     }
     await new Promise<void>((r) => this.#socket.close(() => r()));
+    for (const conn of this.#connections.values()) conn.destroy();
+    if (this.#tcpServer) await new Promise<void>((r) => this.#tcpServer!.close(() => r()));
   }
 }
 

@@ -8,7 +8,7 @@ import { alignedCorrelation } from '../helpers/audio-quality.ts';
 import { ffmpegDecode } from '../helpers/ffmpeg-audio.ts';
 import { startTestHost } from '../helpers/host.ts';
 import { until } from '../helpers/until.ts';
-import { freeUdpPort } from '../helpers/free-port.ts';
+import { freeTcpPort, freeUdpPort } from '../helpers/free-port.ts';
 import { pcapRtpPayloads } from '../helpers/pcap.ts';
 import { execFileSync } from 'node:child_process';
 
@@ -42,13 +42,24 @@ interface Recording {
 describe('SIP calls through the B2BUA, with sipp on both sides', () => {
   let host: Host;
   let uasPort: number;
+  let tcpUasPort: number;
   let dir: string;
   const children: ChildProcess[] = [];
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'capstan-sipp-'));
     symlinkSync(PCAPS, join(dir, 'pcap'));
     uasPort = await freeUdpPort();
-    host = await startTestHost({ sip: { port: 0, address: '127.0.0.1', routes: [{ match: '^800', to: `sip:service@127.0.0.1:${uasPort}`, workgroup: 'support' }] } });
+    tcpUasPort = await freeTcpPort();
+    host = await startTestHost({
+      sip: {
+        port: 0,
+        address: '127.0.0.1',
+        routes: [
+          { match: '^800', to: `sip:service@127.0.0.1:${uasPort}`, workgroup: 'support' },
+          { match: '^900', to: `sip:service@127.0.0.1:${tcpUasPort};transport=tcp`, workgroup: 'sales' },
+        ],
+      },
+    });
   });
   afterAll(async () => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
@@ -66,7 +77,7 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
     expect(callerCode, caller.output()).toBe(0);
     expect(calleeCode, callee.output()).toBe(0);
 
-    const { items } = (await until(async () => (await (await fetch(`${host.url}/api/v1/recordings`)).json()) as { items: Recording[] }, (r) => r.items.length === 1 && r.items[0]!.status === 'stored' && r.items[0]!.uri === null, 20_000));
+    const { items } = (await until(async () => (await (await fetch(`${host.url}/api/v1/recordings?dnis=800200`)).json()) as { items: Recording[] }, (r) => r.items.length === 1 && r.items[0]!.status === 'stored' && r.items[0]!.uri === null, 20_000));
     const rec = items[0]!;
     expect(rec).toMatchObject({ status: 'stored' });
     // The DTMF pcap sipp plays after the speech: a '1' on the caller's leg.
@@ -81,4 +92,25 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
     console.log(`SIP always-in: pcap audio vs recording, correlation ${correlation.toFixed(4)}`);
     expect(correlation).toBeGreaterThanOrEqual(0.95);
   }, 90_000);
+
+  it('takes and places calls over TCP too: sipp over TCP on both sides, the call recorded', async () => {
+    const { port: sipPort, tcp } = (await (await fetch(`${host.url}/api/v1/sip`)).json()) as { port: number; tcp: boolean };
+    expect(tcp).toBe(true);
+    const callee = sipp(['-sn', 'uas', '-t', 't1', '-i', '127.0.0.1', '-p', String(tcpUasPort), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
+    children.push(callee.proc);
+    await new Promise((r) => setTimeout(r, 300));
+    const caller = sipp(['-sn', 'uac', '-t', 't1', `127.0.0.1:${sipPort}`, '-s', '900100', '-i', '127.0.0.1', '-p', String(await freeTcpPort()), '-m', '1', '-d', '2000'], dir);
+    children.push(caller.proc);
+    const [callerCode, calleeCode] = await Promise.all([caller.exited, callee.exited]);
+    expect(callerCode, caller.output()).toBe(0);
+    expect(calleeCode, callee.output()).toBe(0);
+    const { items } = await until(
+      async () => (await (await fetch(`${host.url}/api/v1/recordings?dnis=900100`)).json()) as { items: (Recording & { workgroup: string; durationMs: number })[] },
+      (r) => r.items.length === 1 && r.items[0]!.status === 'stored',
+      20_000,
+    );
+    // Routed by the called number to the sales route, and as long as the 2 s call.
+    expect(items[0]).toMatchObject({ workgroup: 'sales' });
+    expect(items[0]!.durationMs).toBeGreaterThan(1500);
+  }, 60_000);
 });
