@@ -144,8 +144,10 @@ export const ConfigSchema = z
         /** Location of SIP calls for the media server selection. Default: the host's `location`. */
         location: z.string().min(1).optional(),
         /**
-         * Where calls go, first match wins: `{ match, to, workgroup?, agent? }` — `match` a regular
-         * expression on the called number, `to` the SIP URI the B2BUA calls. Default [] (404 to all).
+         * Where calls go, first match wins: `{ match, to, workgroup?, agent?, audioPath? }` — `match`
+         * a regular expression on the called number, `to` the SIP URI the B2BUA calls, `audioPath`
+         * this line's audio path (`always-in` or `dynamic`; default: `audioPaths` by location).
+         * Default [] (404 to all).
          */
         routes: z
           .array(
@@ -155,6 +157,7 @@ export const ConfigSchema = z
                 to: z.string().regex(/^sips?:/, 'a sip: URI'),
                 workgroup: z.string().min(1).optional(),
                 agent: z.string().min(1).optional(),
+                audioPath: z.enum(['always-in', 'dynamic']).optional(),
               })
               .strict(),
           )

@@ -33,6 +33,15 @@ export interface NewCall {
   /** Other locations in the call's audio path (the far end's, a trunk's). Default none. */
   audioPathLocations?: string[];
   attributes?: Record<string, string>;
+  /**
+   * The audio path the call source wants for this line (a SIP route's `audioPath`). Default: the
+   * configuration's `audioPaths` for the device's location.
+   */
+  audioPath?: AudioPath | undefined;
+  /**
+   * Legs without `rtp` say where they receive later (`updateParty`: a SIP callee's answer). Such a
+   * call can still be dynamic when the caller's address is known. Default: every leg has `rtp`.
+   */
   legs: NewCallLeg[];
 }
 
@@ -156,6 +165,8 @@ export class TelephonyServices {
     if (party) party.rtp = rtp;
     else entry.parties.push({ role, codec: { payloadType: 0, name: 'PCMU', clockRate: 8000 }, rtp });
     if (entry.mediaServerId !== null) await this.#client(entry.mediaServerId).setRemote(callId, role, rtp);
+    // Talking directly: the other party now sends here.
+    else entry.legs = this.#directTargets(entry);
     this.#persist(entry);
   }
 
@@ -394,9 +405,9 @@ export class TelephonyServices {
     };
     await this.#events.emitAndWait('call.offered', { call: info });
     const paths = this.#options.audioPaths;
-    const wanted = paths.byLocation[info.location] ?? paths.default;
-    // Legs can only talk directly when both parties said where they receive.
-    const audioPath: AudioPath = wanted === 'dynamic' && request.legs.length === 2 && request.legs.every((l) => l.rtp) ? 'dynamic' : 'always-in';
+    const wanted = request.audioPath ?? paths.byLocation[info.location] ?? paths.default;
+    // Legs can only talk directly between two parties, once the caller said where it receives.
+    const audioPath: AudioPath = wanted === 'dynamic' && request.legs.length === 2 && request.legs.find((l) => l.role === 'caller')?.rtp ? 'dynamic' : 'always-in';
     const entry: CallEntry = {
       info,
       audioPath,

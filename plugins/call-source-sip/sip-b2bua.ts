@@ -25,6 +25,8 @@ export interface SipRoute {
   to: string;
   workgroup?: string | undefined;
   agent?: string | undefined;
+  /** This line's audio path, overriding `audioPaths`. Default: `audioPaths` by location. */
+  audioPath?: 'always-in' | 'dynamic' | undefined;
 }
 
 export interface SipB2buaOptions {
@@ -65,6 +67,10 @@ interface Side {
   peer: Peer;
   cseq: number;
   media: MediaOffer | null;
+  /** Where we last told this side to send its RTP (our SDP to it), or null before any. */
+  offered: Peer | null;
+  /** Our re-INVITE to this side still waiting for its final answer: how to stop its retransmission. */
+  reinvite: (() => void) | null;
 }
 
 interface Bridge {
@@ -78,8 +84,11 @@ interface Bridge {
   bInvite: SipRequest | null;
   stopRetransmit: (() => void)[];
   state: 'calling' | 'ringing' | 'answered' | 'ended';
-  /** Where the caller and callee must send RTP: the media server's legs. */
-  msLegs: Record<'caller' | 'callee', Peer> | null;
+  /**
+   * Where each party must send RTP, as Telephony Services says: the media server's legs while one
+   * is in the path, the other party's address while a dynamic call's legs talk directly.
+   */
+  targets: Partial<Record<'caller' | 'callee', Peer>>;
   sdpVersion: number;
 }
 
@@ -96,7 +105,7 @@ export class SipB2bua {
   readonly #bridges = new Map<string, Bridge>();
   readonly #byCapstanCall = new Map<string, Bridge>();
   readonly #dropped = new Map<string, number>();
-  readonly #counts = { received: 0, sent: 0, calls: 0 };
+  readonly #counts = { received: 0, sent: 0, calls: 0, reinvites: 0 };
   #port = 0;
   #closed = false;
   readonly #off: () => void;
@@ -109,14 +118,13 @@ export class SipB2bua {
     this.#socket = createSocket('udp4');
     this.#socket.on('message', (msg, from) => this.#onDatagram(msg, from));
     this.#socket.on('error', (e) => this.#logger.error({ err: e }, 'SIP socket error'));
-    // Every move of the call's audio path (failover to another media server) is a re-INVITE of both legs.
-    this.#off = deps.events.on('call.media-changed', ({ call, legs, reason }) => {
+    // Every move of the call's audio path (a media server inserted for a recording, taken out after
+    // it, replaced on failover) is a re-INVITE of each side whose target changed.
+    this.#off = deps.events.on('call.media-changed', ({ call, legs }) => {
       const bridge = this.#byCapstanCall.get(call.callId);
-      if (!bridge || bridge.state !== 'answered' || reason === 'always-in') return;
-      const next = Object.fromEntries(legs.map((l) => [l.role, l.rtp])) as Record<'caller' | 'callee', Peer>;
-      bridge.msLegs = next;
-      void this.#reinvite(bridge, 'a', next.caller).catch((e: unknown) => this.#logger.warn({ err: e }, 're-INVITE of the caller failed'));
-      void this.#reinvite(bridge, 'b', next.callee).catch((e: unknown) => this.#logger.warn({ err: e }, 're-INVITE of the callee failed'));
+      if (!bridge || bridge.state === 'ended') return;
+      bridge.targets = targetsOf(legs);
+      if (bridge.state === 'answered') this.#repoint(bridge);
     });
   }
 
@@ -124,7 +132,7 @@ export class SipB2bua {
     return this.#port;
   }
 
-  stats(): { port: number; tcp: boolean; received: number; sent: number; calls: number; activeCalls: number; dropped: Record<string, number> } {
+  stats(): { port: number; tcp: boolean; received: number; sent: number; calls: number; reinvites: number; activeCalls: number; dropped: Record<string, number> } {
     return { port: this.#port, tcp: this.#tcpServer !== null, ...this.#counts, activeCalls: this.#byCapstanCall.size, dropped: Object.fromEntries(this.#dropped) };
   }
 
@@ -359,10 +367,10 @@ export class SipB2bua {
       bInvite: null,
       stopRetransmit: [],
       state: 'calling',
-      msLegs: null,
+      targets: {},
       sdpVersion: 1,
-      a: { callId: header(req, 'Call-ID')!, localTag: randomTag(), remoteTag: tagOf(from), localUri: header(req, 'To')!, remoteUri: from, target: contact ? uriOf(contact) : uriOf(from), peer: reply, cseq: 0, media: null },
-      b: { callId: `${randomBytes(12).toString('hex')}@capstan`, localTag: randomTag(), remoteTag: null, localUri: '', remoteUri: '', target: '', peer: reply, cseq: 0, media: null },
+      a: { callId: header(req, 'Call-ID')!, localTag: randomTag(), remoteTag: tagOf(from), localUri: header(req, 'To')!, remoteUri: from, target: contact ? uriOf(contact) : uriOf(from), peer: reply, cseq: 0, media: null, offered: null, reinvite: null },
+      b: { callId: `${randomBytes(12).toString('hex')}@capstan`, localTag: randomTag(), remoteTag: null, localUri: '', remoteUri: '', target: '', peer: reply, cseq: 0, media: null, offered: null, reinvite: null },
     };
     // Found by either side's Call-ID.
     this.#bridges.set(bridge.a.callId, bridge);
@@ -397,8 +405,9 @@ export class SipB2bua {
         workgroup: route.workgroup ?? null,
         agent: route.agent ?? null,
         ...(this.#options.location ? { location: this.#options.location } : {}),
+        ...(route.audioPath ? { audioPath: route.audioPath } : {}),
         attributes: { sipCallId: bridge.a.callId },
-        // The callee's address is known only from its answer: the call is always-in.
+        // The callee's address is known only from its answer (updateParty then).
         legs: [
           { role: 'caller', codec, rtp: { address: offer.address, port: offer.port } },
           { role: 'callee', codec },
@@ -414,8 +423,9 @@ export class SipB2bua {
     this.#counts.calls++;
     bridge.capstanCallId = connected.call.callId;
     this.#byCapstanCall.set(connected.call.callId, bridge);
-    bridge.msLegs = Object.fromEntries(connected.legs.map((l) => [l.role, l.rtp])) as Record<'caller' | 'callee', Peer>;
-    // The INVITE to the callee, offering the media server's callee leg.
+    bridge.targets = targetsOf(connected.legs);
+    // The INVITE to the callee, offering where it must send: the media server's callee leg, or
+    // (dynamic, not recording) the caller itself.
     const target = route.to;
     const host = /@([^;>]+)/.exec(target)?.[1] ?? /^sips?:([^;>]+)/.exec(target)?.[1] ?? '';
     const [address, port] = host.split(':');
@@ -423,7 +433,9 @@ export class SipB2bua {
     bridge.b.target = target;
     bridge.b.localUri = `${from.replace(/;\s*tag=[^;]+/i, '')};tag=${bridge.b.localTag}`;
     bridge.b.remoteUri = `<${target}>`;
-    const sdp = writeSdp({ address: bridge.msLegs.callee.address, port: bridge.msLegs.callee.port, codec: offer.codec, telephoneEventPayloadType: offer.telephoneEventPayloadType, version: bridge.sdpVersion });
+    const toCallee = bridge.targets.callee ?? { address: offer.address, port: offer.port };
+    bridge.b.offered = toCallee;
+    const sdp = writeSdp({ address: toCallee.address, port: toCallee.port, codec: offer.codec, telephoneEventPayloadType: offer.telephoneEventPayloadType, version: bridge.sdpVersion });
     const invite = this.#request(bridge, 'b', 'INVITE', sdp);
     bridge.bInvite = invite;
     const bytes = this.#send(invite, bridge.b.peer);
@@ -478,8 +490,16 @@ export class SipB2bua {
     if (side === 'a') {
       // The caller answering our re-INVITE.
       if (res.status >= 200) {
-        bridge.stopRetransmit.splice(0).forEach((s) => s());
         if (res.status < 300) this.#send(this.#ack(bridge, 'a', cseq.seq), bridge.a.peer);
+        this.#reinviteDone(bridge, 'a', res);
+      }
+      return;
+    }
+    if (bridge.b.reinvite && (bridge.state === 'answered' || bridge.state === 'ended')) {
+      // The callee answering our re-INVITE.
+      if (res.status >= 200) {
+        if (res.status < 300) this.#send(this.#ack(bridge, 'b', cseq.seq), bridge.b.peer);
+        this.#reinviteDone(bridge, 'b', res);
       }
       return;
     }
@@ -516,13 +536,19 @@ export class SipB2bua {
     try {
       bridge.b.media = readSdp(res.body);
       await this.#telephony().updateParty(bridge.capstanCallId!, 'callee', { address: bridge.b.media.address, port: bridge.b.media.port });
+      bridge.targets = targetsOf(this.#telephony().get(bridge.capstanCallId!).legs);
     } catch (e) {
       this.#logger.warn({ err: e, sipCallId: bridge.a.callId }, 'the callee answered without usable SDP; its audio is not relayed');
     }
     const a = bridge.a.media!;
-    const sdp = writeSdp({ address: bridge.msLegs!.caller.address, port: bridge.msLegs!.caller.port, codec: a.codec, telephoneEventPayloadType: a.telephoneEventPayloadType, version: bridge.sdpVersion });
+    // Nowhere to send yet (a callee without SDP, talking directly): the discard port, RFC 3264's "no media here".
+    const toCaller = bridge.targets.caller ?? { address: '0.0.0.0', port: 9 };
+    bridge.a.offered = toCaller;
+    const sdp = writeSdp({ address: toCaller.address, port: toCaller.port, codec: a.codec, telephoneEventPayloadType: a.telephoneEventPayloadType, version: bridge.sdpVersion });
     const bytes = this.#answerA(bridge, 200, 'OK', sdp);
     bridge.stopRetransmit.push(this.#retransmit(bytes, bridge.a.peer));
+    // A media server put in while the callee was ringing: the callee was offered the caller directly.
+    this.#repoint(bridge);
   }
 
   #ack(bridge: Bridge, side: 'a' | 'b', seq: number): SipRequest {
@@ -549,6 +575,11 @@ export class SipB2bua {
     }
     const side: 'a' | 'b' = bridge.a.callId === header(req, 'Call-ID') ? 'a' : 'b';
     const role = side === 'a' ? 'caller' : 'callee';
+    if (bridge[side].reinvite) {
+      // Both of us re-INVITing at once (glare): the other side retries later (RFC 3261 §14.1).
+      this.#send(this.#response(req, 491, 'Request Pending'), reply);
+      return;
+    }
     let offer: MediaOffer;
     try {
       offer = readSdp(req.body);
@@ -558,7 +589,8 @@ export class SipB2bua {
     }
     const before = bridge[side].media?.direction ?? 'sendrecv';
     bridge[side].media = offer;
-    const ms = bridge.msLegs![role];
+    const ms = bridge.targets[role] ?? { address: '0.0.0.0', port: 9 };
+    bridge[side].offered = ms;
     const answerDirection = offer.direction === 'sendonly' ? 'recvonly' : offer.direction === 'recvonly' ? 'sendonly' : offer.direction;
     bridge.sdpVersion++;
     const sdp = writeSdp({ address: ms.address, port: ms.port, codec: offer.codec, telephoneEventPayloadType: offer.telephoneEventPayloadType, direction: answerDirection, version: bridge.sdpVersion });
@@ -568,16 +600,55 @@ export class SipB2bua {
     const wasHeld = before === 'sendonly' || before === 'inactive';
     if (held && !wasHeld) this.#events.emit('call.held', { call, leg: role });
     if (!held && wasHeld) this.#events.emit('call.resumed', { call, leg: role });
-    if (offer.address !== '0.0.0.0') void this.#telephony().updateParty(bridge.capstanCallId, role, { address: offer.address, port: offer.port }).catch(() => undefined);
+    if (offer.address === '0.0.0.0') return;
+    const capstanCallId = bridge.capstanCallId;
+    void this.#telephony()
+      .updateParty(capstanCallId, role, { address: offer.address, port: offer.port })
+      .then(() => {
+        // Talking directly, the other party now sends to the new address: re-INVITE it.
+        bridge.targets = targetsOf(this.#telephony().get(capstanCallId).legs);
+        this.#repoint(bridge);
+      })
+      .catch(() => undefined);
   }
 
-  /** Points one side at a new media server (failover): a re-INVITE with the new address. */
-  async #reinvite(bridge: Bridge, side: 'a' | 'b', to: Peer): Promise<void> {
+  /** Re-INVITEs each answered side whose target moved since we last told it (one at a time per side). */
+  #repoint(bridge: Bridge): void {
+    if (bridge.state !== 'answered') return;
+    for (const side of ['a', 'b'] as const) {
+      const want = bridge.targets[side === 'a' ? 'caller' : 'callee'];
+      const told = bridge[side].offered;
+      if (!want || bridge[side].reinvite || (told && told.address === want.address && told.port === want.port)) continue;
+      this.#reinvite(bridge, side, want);
+    }
+  }
+
+  /** Points one side elsewhere (a media server in or out of the path, failover): a re-INVITE with the new address. */
+  #reinvite(bridge: Bridge, side: 'a' | 'b', to: Peer): void {
     const media = bridge[side].media ?? bridge.a.media!;
     bridge.sdpVersion++;
+    bridge[side].offered = to;
+    this.#counts.reinvites++;
     const req = this.#request(bridge, side, 'INVITE', writeSdp({ address: to.address, port: to.port, codec: media.codec, telephoneEventPayloadType: media.telephoneEventPayloadType, version: bridge.sdpVersion }));
     const bytes = this.#send(req, bridge[side].peer);
-    bridge.stopRetransmit.push(this.#retransmit(bytes, bridge[side].peer));
+    this.#logger.debug({ sipCallId: bridge.a.callId, side, to }, 're-INVITE');
+    bridge[side].reinvite = this.#retransmit(bytes, bridge[side].peer, () => {
+      bridge[side].reinvite = null;
+      this.#logger.warn({ sipCallId: bridge.a.callId, side }, 'the re-INVITE was never answered');
+    });
+  }
+
+  /** The final answer to our re-INVITE: the next one may go; a refused one (491 glare...) is tried again. */
+  #reinviteDone(bridge: Bridge, side: 'a' | 'b', res: SipResponse): void {
+    bridge[side].reinvite?.();
+    bridge[side].reinvite = null;
+    if (res.status >= 300) {
+      this.#logger.info({ sipCallId: bridge.a.callId, side, status: res.status }, 're-INVITE refused; trying again');
+      bridge[side].offered = null;
+      setTimeout(() => this.#repoint(bridge), res.status === 491 ? 1000 + Math.random() * 1000 : 2000).unref();
+      return;
+    }
+    this.#repoint(bridge);
   }
 
   /** Ends the call: BYE (or CANCEL) to `tell`, the Capstan call hung up (its recordings stop). */
@@ -586,6 +657,10 @@ export class SipB2bua {
     const wasAnswered = bridge.state === 'answered';
     bridge.state = 'ended';
     bridge.stopRetransmit.splice(0).forEach((s) => s());
+    for (const side of [bridge.a, bridge.b]) {
+      side.reinvite?.();
+      side.reinvite = null;
+    }
     if (tell === 'b' && !wasAnswered && bridge.bInvite) {
       const invite = bridge.bInvite;
       const cancel: SipRequest = { kind: 'request', method: 'CANCEL', uri: invite.uri, headers: [['Via', header(invite, 'Via')!], ['Max-Forwards', '70'], ['From', header(invite, 'From')!], ['To', header(invite, 'To')!], ['Call-ID', header(invite, 'Call-ID')!], ['CSeq', `${parseCSeq(header(invite, 'CSeq')!)!.seq} CANCEL`]], body: '' };
@@ -629,6 +704,10 @@ export class SipB2bua {
     for (const conn of this.#connections.values()) conn.destroy();
     if (this.#tcpServer) await new Promise<void>((r) => this.#tcpServer!.close(() => r()));
   }
+}
+
+function targetsOf(legs: { role: 'caller' | 'callee'; rtp: { address: string; port: number } }[]): Bridge['targets'] {
+  return Object.fromEntries(legs.map((l) => [l.role, { address: l.rtp.address, port: l.rtp.port }]));
 }
 
 function randomTag(): string {

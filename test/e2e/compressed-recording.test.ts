@@ -55,7 +55,7 @@ async function recordCall(workgroup: string): Promise<{ row: { mime: string; cha
 function matches(sent: Int16Array, decoded: Int16Array): { correlation: number; envelope: number } {
   const reference = ulawDecode(ulawEncode(sent));
   // The leg's audio starts when its first packet arrives: search a wide lag.
-  const { lag, correlation } = alignedCorrelation(reference, decoded, 1200);
+  const { lag, correlation } = alignedCorrelation(reference, decoded, 16000);
   const [r, t] = alignByLag(reference, decoded, lag);
   return { correlation, envelope: lpcEnvelopeCorrelation(r, t) };
 }

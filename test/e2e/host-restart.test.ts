@@ -80,7 +80,7 @@ describe('a host SIGKILLed mid-call and started again', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'capstan-restart-')), 'r.wav');
     writeFileSync(file, Buffer.from(await (await fetch(`${second.url}/api/v1/recordings/${items[0]!.id}/audio`)).arrayBuffer()));
     const [left] = ffmpegDecode(file, 2);
-    const { lag } = alignedCorrelation(caller.subarray(0, 16000), left!.subarray(0, 16000), 1600);
+    const { lag } = alignedCorrelation(caller.subarray(0, 16000), left!.subarray(0, 32000), 16000);
     // Two to five seconds in — while the host was dead or starting — the caller is all there.
     const from = 16000;
     expect(correlationAtLag(caller.subarray(from, from + 24000), left!.subarray(from, from + 24000 + Math.abs(lag)), lag)).toBeGreaterThan(0.95);

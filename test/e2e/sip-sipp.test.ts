@@ -13,6 +13,7 @@ import { pcapRtpPayloads } from '../helpers/pcap.ts';
 import { execFileSync } from 'node:child_process';
 
 const PCAPS = '/usr/share/sip-tester';
+const SCENARIOS = new URL('../../examples/sipp/', import.meta.url).pathname;
 
 
 /** sipp as a child, in a folder where its scenarios find `pcap/...`; resolves with its exit code. */
@@ -43,6 +44,7 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
   let host: Host;
   let uasPort: number;
   let tcpUasPort: number;
+  let dynamicUasPort: number;
   let dir: string;
   const children: ChildProcess[] = [];
   beforeAll(async () => {
@@ -50,13 +52,17 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
     symlinkSync(PCAPS, join(dir, 'pcap'));
     uasPort = await freeUdpPort();
     tcpUasPort = await freeTcpPort();
+    dynamicUasPort = await freeUdpPort();
     host = await startTestHost({
+      // 700...: a dynamic line recorded only on request; everything else recorded from the start.
+      recorder: { policies: [{ name: 'on-request', when: { dnis: '^700' }, record: false }, { name: 'record-all' }] },
       sip: {
         port: 0,
         address: '127.0.0.1',
         routes: [
           { match: '^800', to: `sip:service@127.0.0.1:${uasPort}`, workgroup: 'support' },
           { match: '^900', to: `sip:service@127.0.0.1:${tcpUasPort};transport=tcp`, workgroup: 'sales' },
+          { match: '^700', to: `sip:service@127.0.0.1:${dynamicUasPort}`, workgroup: 'billing', audioPath: 'dynamic' },
         ],
       },
     });
@@ -113,4 +119,55 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
     expect(items[0]).toMatchObject({ workgroup: 'sales' });
     expect(items[0]!.durationMs).toBeGreaterThan(1500);
   }, 60_000);
+
+  it('records a dynamic call from when the recording starts: both sides re-INVITEd to the media server and back, ffmpeg hears the pcap', async () => {
+    const sipStats = async () => (await (await fetch(`${host.url}/api/v1/sip`)).json()) as { port: number; reinvites: number };
+    const { port: sipPort, reinvites: reinvitesBefore } = await sipStats();
+    const callee = sipp(['-sf', join(SCENARIOS, 'callee-reinvite.xml'), '-i', '127.0.0.1', '-p', String(dynamicUasPort), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
+    children.push(callee.proc);
+    await new Promise((r) => setTimeout(r, 300));
+    const caller = sipp(['-sf', join(SCENARIOS, 'caller-reinvite.xml'), `127.0.0.1:${sipPort}`, '-s', '700100', '-i', '127.0.0.1', '-p', String(await freeUdpPort()), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
+    children.push(caller.proc);
+    type CallView = { callId: string; to: string; audioPath: string; mediaServerId: string | null; legs: { role: string }[] };
+    const callView = async (id: string) => (await (await fetch(`${host.url}/api/v1/calls/${id}`)).json()) as CallView;
+    // Answered: both parties know where to send, and they talk directly.
+    const { items } = await until(
+      async () => (await (await fetch(`${host.url}/api/v1/calls`)).json()) as { items: CallView[] },
+      (r) => r.items.some((c) => c.to === '700100'),
+      10_000,
+    );
+    const callId = items.find((c) => c.to === '700100')!.callId;
+    const direct = await until(() => callView(callId), (c) => c.legs.length === 2, 10_000);
+    expect(direct).toMatchObject({ audioPath: 'dynamic', mediaServerId: null });
+
+    await new Promise((r) => setTimeout(r, 1500));
+    const started = (await (await fetch(`${host.url}/api/v1/calls/${callId}/recordings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requester: 'recorder' }) })).json()) as { recordingId: string };
+    expect((await callView(callId)).mediaServerId).not.toBeNull();
+    await new Promise((r) => setTimeout(r, 3000));
+    expect((await fetch(`${host.url}/api/v1/recordings/${started.recordingId}/stop`, { method: 'POST' })).status).toBe(200);
+    // Nothing needs the media server any more: the legs go back to talking directly.
+    await until(() => callView(callId), (c) => c.mediaServerId === null, 5_000);
+
+    const [callerCode, calleeCode] = await Promise.all([caller.exited, callee.exited]);
+    expect(callerCode, caller.output()).toBe(0);
+    expect(calleeCode, callee.output()).toBe(0);
+    // Each side re-INVITEd twice: to the media server, and back to the other party.
+    expect((await sipStats()).reinvites - reinvitesBefore).toBe(4);
+    await until(
+      async () => (await (await fetch(`${host.url}/api/v1/recordings/${started.recordingId}`)).json()) as Recording,
+      (r) => r.status === 'stored',
+      20_000,
+    );
+    const file = join(dir, 'dynamic.wav');
+    writeFileSync(file, Buffer.from(await (await fetch(`${host.url}/api/v1/recordings/${started.recordingId}/audio`)).arrayBuffer()));
+    const [left] = ffmpegDecode(file, 2);
+    // About 3 s recorded, of the pcap from about 1.5 s in. Past the first 300 ms (the re-INVITE's
+    // round trip), the caller's channel is the pcap's audio at some offset.
+    const reference = pcapAudio(join(PCAPS, 'g711a.pcap'), dir);
+    const piece = left!.subarray(2400, 2400 + 16000);
+    expect(piece.length).toBe(16000);
+    const { lag, correlation } = alignedCorrelation(piece, reference, reference.length);
+    console.log(`SIP dynamic: recording vs pcap from ${(lag / 8000).toFixed(2)} s in, correlation ${correlation.toFixed(4)}`);
+    expect(correlation).toBeGreaterThanOrEqual(0.95);
+  }, 90_000);
 });

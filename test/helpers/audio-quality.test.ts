@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alignByLag, alignedCorrelation, logSpectralDistance, lpcEnvelopeCorrelation, segmentalSnr } from './audio-quality.ts';
+import { alignByLag, alignedCorrelation, correlationAtLag, logSpectralDistance, lpcEnvelopeCorrelation, segmentalSnr } from './audio-quality.ts';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -42,6 +42,25 @@ describe('audio-quality measures', () => {
     const [r, t] = alignByLag(ref, delayed, a.lag);
     expect([...t]).toEqual([...r]);
     expect(alignedCorrelation(ref, formantSignal(16000, 2), 100).correlation).toBeLessThan(0.1);
+  });
+
+  it('finds a lead-in of seconds, with the same correlation as the sample-by-sample sum at every lag', () => {
+    // A recording starts with the silence before the first packet: 1.3 s here, then the audio.
+    const recorded = new Float64Array(ref.length + 10400);
+    recorded.set(ref.subarray(0, 12000), 10400);
+    const a = alignedCorrelation(ref.subarray(0, 12000), recorded, 16000);
+    expect(a.lag).toBe(10400);
+    expect(a.correlation).toBeCloseTo(1, 6);
+    // Against the direct sum over every lag of a window, on unrelated signals.
+    const other = formantSignal(3000, 5);
+    let direct = { lag: 0, correlation: -Infinity };
+    for (let lag = -60; lag <= 60; lag++) {
+      const c = correlationAtLag(ref.subarray(0, 6000), other, lag);
+      if (c > direct.correlation) direct = { lag, correlation: c };
+    }
+    const viaFft = alignedCorrelation(ref.subarray(0, 6000), other, 60);
+    expect(viaFft.lag).toBe(direct.lag);
+    expect(viaFft.correlation).toBeCloseTo(direct.correlation, 9);
   });
 
   it('measures segmental SNR of added noise at its level', () => {

@@ -46,12 +46,50 @@ export function correlationAtLag(reference: Samples, test: Samples, lag: number)
 
 /**
  * Best-alignment normalised cross-correlation: searches lags in [-maxLag, maxLag] and returns
- * the one with the highest correlation. O(length x lags), fine for seconds of 8 kHz audio.
+ * the one with the highest correlation (the same value `correlationAtLag` gives at that lag).
+ * All lags at once through an FFT cross-correlation and running energy sums, so a search as wide
+ * as a recording's whole lead-in (seconds) costs about as much as a narrow one.
  */
 export function alignedCorrelation(reference: Samples, test: Samples, maxLag = 400): Alignment {
+  const lenR = reference.length;
+  const lenT = test.length;
+  let n = 1;
+  while (n < lenR + lenT) n *= 2;
+  const rRe = new Float64Array(n);
+  const rIm = new Float64Array(n);
+  const tRe = new Float64Array(n);
+  const tIm = new Float64Array(n);
+  for (let i = 0; i < lenR; i++) rRe[i] = reference[i]!;
+  for (let i = 0; i < lenT; i++) tRe[i] = test[i]!;
+  fft(rRe, rIm);
+  fft(tRe, tIm);
+  // conj(R) x T, then the inverse FFT as a forward FFT of the conjugate: c[lag] = sum r[i] t[i + lag].
+  for (let k = 0; k < n; k++) {
+    const re = rRe[k]! * tRe[k]! + rIm[k]! * tIm[k]!;
+    const im = rRe[k]! * tIm[k]! - rIm[k]! * tRe[k]!;
+    tRe[k] = re;
+    tIm[k] = -im;
+  }
+  fft(tRe, tIm);
+  const energy = (x: Samples): Float64Array => {
+    const sums = new Float64Array(x.length + 1);
+    for (let i = 0; i < x.length; i++) sums[i + 1] = sums[i]! + x[i]! * x[i]!;
+    return sums;
+  };
+  const er = energy(reference);
+  const et = energy(test);
   let best: Alignment = { lag: 0, correlation: -Infinity };
   for (let lag = -maxLag; lag <= maxLag; lag++) {
-    const c = correlationAtLag(reference, test, lag);
+    const start = Math.max(0, -lag);
+    const end = Math.min(lenR, lenT - lag);
+    let c = 0;
+    if (end > start) {
+      const rr = er[end]! - er[start]!;
+      const tt = et[end + lag]! - et[start + lag]!;
+      const rt = tRe[(lag + n) % n]! / n;
+      // Energies below rounding noise count as silence, as in correlationAtLag.
+      c = rr <= 1e-6 || tt <= 1e-6 ? 0 : rt / Math.sqrt(rr * tt);
+    }
     if (c > best.correlation) best = { lag, correlation: c };
   }
   return best;
