@@ -45,6 +45,7 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
   let uasPort: number;
   let tcpUasPort: number;
   let dynamicUasPort: number;
+  let failoverUasPort: number;
   let dir: string;
   const children: ChildProcess[] = [];
   beforeAll(async () => {
@@ -53,6 +54,7 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
     uasPort = await freeUdpPort();
     tcpUasPort = await freeTcpPort();
     dynamicUasPort = await freeUdpPort();
+    failoverUasPort = await freeUdpPort();
     host = await startTestHost({
       // 700...: a dynamic line recorded only on request; everything else recorded from the start.
       recorder: { policies: [{ name: 'on-request', when: { dnis: '^700' }, record: false }, { name: 'record-all' }] },
@@ -63,6 +65,7 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
           { match: '^800', to: `sip:service@127.0.0.1:${uasPort}`, workgroup: 'support' },
           { match: '^900', to: `sip:service@127.0.0.1:${tcpUasPort};transport=tcp`, workgroup: 'sales' },
           { match: '^700', to: `sip:service@127.0.0.1:${dynamicUasPort}`, workgroup: 'billing', audioPath: 'dynamic' },
+          { match: '^600', to: `sip:service@127.0.0.1:${failoverUasPort}`, workgroup: 'billing', audioPath: 'always-in' },
         ],
       },
     });
@@ -170,4 +173,47 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
     console.log(`SIP dynamic: recording vs pcap from ${(lag / 8000).toFixed(2)} s in, correlation ${correlation.toFixed(4)}`);
     expect(correlation).toBeGreaterThanOrEqual(0.95);
   }, 90_000);
+
+  it('re-INVITEs both sides to another media server when the one recording the call is SIGKILLed, and the recording goes on', async () => {
+    const sipStats = async () => (await (await fetch(`${host.url}/api/v1/sip`)).json()) as { port: number; reinvites: number };
+    const { port: sipPort, reinvites: reinvitesBefore } = await sipStats();
+    const callee = sipp(['-sf', join(SCENARIOS, 'callee-reinvite.xml'), '-i', '127.0.0.1', '-p', String(failoverUasPort), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
+    children.push(callee.proc);
+    await new Promise((r) => setTimeout(r, 300));
+    const caller = sipp(['-sf', join(SCENARIOS, 'caller-reinvite.xml'), `127.0.0.1:${sipPort}`, '-s', '600100', '-i', '127.0.0.1', '-p', String(await freeUdpPort()), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
+    children.push(caller.proc);
+    type CallView = { callId: string; to: string; mediaServerId: string | null; legs: { role: string }[]; recordings: { recordingId: string }[] };
+    const { items } = await until(
+      async () => (await (await fetch(`${host.url}/api/v1/calls`)).json()) as { items: CallView[] },
+      (r) => r.items.some((c) => c.to === '600100'),
+      10_000,
+    );
+    const callId = items.find((c) => c.to === '600100')!.callId;
+    const answered = await until(async () => (await (await fetch(`${host.url}/api/v1/calls/${callId}`)).json()) as CallView, (c) => c.recordings.length === 1, 10_000);
+    const recordingId = answered.recordings[0]!.recordingId;
+    const victim = answered.mediaServerId!;
+    await new Promise((r) => setTimeout(r, 2000));
+    process.kill(host.embedded!.pidOf(victim)!, 'SIGKILL');
+
+    const [callerCode, calleeCode] = await Promise.all([caller.exited, callee.exited]);
+    expect(callerCode, caller.output()).toBe(0);
+    expect(calleeCode, callee.output()).toBe(0);
+    expect((await sipStats()).reinvites - reinvitesBefore).toBe(2);
+    type Rec = { segments: { index: number; status: string; mediaServerId: string; durationMs: number | null }[]; gaps: { startMs: number; endMs: number }[] };
+    const rec = await until(
+      async () => (await (await fetch(`${host.url}/api/v1/recordings/${recordingId}`)).json()) as Rec,
+      (r) => r.segments?.length === 2 && r.segments.every((seg) => seg.status === 'stored'),
+      40_000,
+    );
+    expect(rec.segments[1]!.mediaServerId).not.toBe(victim);
+    expect(rec.gaps[0]!.endMs - rec.gaps[0]!.startMs).toBeLessThanOrEqual(1000);
+    // The second segment, on the replacement server, holds the pcap's audio: the caller followed the re-INVITE.
+    const file = join(dir, 'failover-1.wav');
+    writeFileSync(file, Buffer.from(await (await fetch(`${host.url}/api/v1/recordings/${recordingId}/audio?segment=1`)).arrayBuffer()));
+    const [left] = ffmpegDecode(file, 2);
+    const reference = pcapAudio(join(PCAPS, 'g711a.pcap'), dir);
+    const { correlation } = alignedCorrelation(left!.subarray(2400, 2400 + 16000), reference, reference.length);
+    console.log(`SIP failover: second segment vs pcap, correlation ${correlation.toFixed(4)}`);
+    expect(correlation).toBeGreaterThanOrEqual(0.95);
+  }, 120_000);
 });
