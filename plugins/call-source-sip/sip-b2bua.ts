@@ -45,7 +45,7 @@ export interface SipB2buaOptions {
 
 const T1 = 500;
 const T2 = 4000;
-const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS';
+const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, REFER';
 
 interface Peer {
   address: string;
@@ -90,6 +90,22 @@ interface Bridge {
    */
   targets: Partial<Record<'caller' | 'callee', Peer>>;
   sdpVersion: number;
+  /** A blind transfer (REFER) in progress: the new party being called in place of `replacing`. */
+  transfer: Transfer | null;
+  /** Call-IDs of dialogs a transfer replaced: their late BYE is answered and changes nothing. */
+  retired: Set<string>;
+}
+
+interface Transfer {
+  /** The side whose party asked to be replaced (the transferor). */
+  replacing: 'a' | 'b';
+  /** The transferor's dialog, told how the transfer goes by NOTIFY (RFC 3515). */
+  transferor: Side;
+  /** Our dialog with the transfer target. */
+  side: Side;
+  invite: SipRequest;
+  stop: () => void;
+  targetUri: string;
 }
 
 export class SipB2bua {
@@ -323,7 +339,16 @@ export class SipB2bua {
           return;
         }
         this.#send(this.#response(req, 200, 'OK'), reply);
+        // The transferor leaving after its transfer: the call goes on.
+        if (bridge.retired.has(callId)) return;
         void this.#end(bridge, bridge.a.callId === callId ? 'b' : 'a', 'hangup');
+        return;
+      case 'REFER':
+        if (!bridge || bridge.retired.has(callId)) {
+          this.#send(this.#response(req, 481, 'Call/Transaction Does Not Exist'), reply);
+          return;
+        }
+        this.#refer(bridge, req, reply);
         return;
       case 'CANCEL':
         if (!bridge || bridge.state === 'answered' || bridge.state === 'ended') {
@@ -369,6 +394,8 @@ export class SipB2bua {
       state: 'calling',
       targets: {},
       sdpVersion: 1,
+      transfer: null,
+      retired: new Set(),
       a: { callId: header(req, 'Call-ID')!, localTag: randomTag(), remoteTag: tagOf(from), localUri: header(req, 'To')!, remoteUri: from, target: contact ? uriOf(contact) : uriOf(from), peer: reply, cseq: 0, media: null, offered: null, reinvite: null },
       b: { callId: `${randomBytes(12).toString('hex')}@capstan`, localTag: randomTag(), remoteTag: null, localUri: '', remoteUri: '', target: '', peer: reply, cseq: 0, media: null, offered: null, reinvite: null },
     };
@@ -427,9 +454,7 @@ export class SipB2bua {
     // The INVITE to the callee, offering where it must send: the media server's callee leg, or
     // (dynamic, not recording) the caller itself.
     const target = route.to;
-    const host = /@([^;>]+)/.exec(target)?.[1] ?? /^sips?:([^;>]+)/.exec(target)?.[1] ?? '';
-    const [address, port] = host.split(':');
-    bridge.b.peer = { address: address!, port: Number(port ?? 5060), transport: /;\s*transport=tcp/i.test(target) ? 'tcp' : 'udp' };
+    bridge.b.peer = peerOf(target);
     bridge.b.target = target;
     bridge.b.localUri = `${from.replace(/;\s*tag=[^;]+/i, '')};tag=${bridge.b.localTag}`;
     bridge.b.remoteUri = `<${target}>`;
@@ -449,10 +474,14 @@ export class SipB2bua {
 
   /** A request inside one side's dialog, from us. */
   #request(bridge: Bridge, side: 'a' | 'b', method: string, body = '', cseq?: number): SipRequest {
-    const s = bridge[side];
+    return this.#requestOn(bridge[side], method, body, cseq);
+  }
+
+  /** A request inside a dialog, from us: our tag in From, theirs (once known) in To. */
+  #requestOn(s: Side, method: string, body = '', cseq?: number, extra: [string, string][] = []): SipRequest {
     if (cseq === undefined) s.cseq += 1;
-    const from = side === 'a' ? `${s.localUri.replace(/;\s*tag=[^;]+/i, '')};tag=${s.localTag}` : s.localUri;
-    const to = side === 'a' ? s.remoteUri : `${s.remoteUri}${s.remoteTag ? `;tag=${s.remoteTag}` : ''}`;
+    const from = `${stripTag(s.localUri)};tag=${s.localTag}`;
+    const to = `${stripTag(s.remoteUri)}${s.remoteTag ? `;tag=${s.remoteTag}` : ''}`;
     return {
       kind: 'request',
       method,
@@ -466,7 +495,8 @@ export class SipB2bua {
         ['CSeq', `${cseq ?? s.cseq} ${method}`],
         ['Contact', this.#contact(s.peer)],
         ['User-Agent', 'Capstan'],
-        ...(body ? ([['Content-Type', 'application/sdp']] as [string, string][]) : []),
+        ...extra,
+        ...(body && !extra.some(([n]) => n === 'Content-Type') ? ([['Content-Type', 'application/sdp']] as [string, string][]) : []),
       ],
       body,
     };
@@ -480,6 +510,11 @@ export class SipB2bua {
       return;
     }
     const cseq = parseCSeq(header(res, 'CSeq')!)!;
+    if (bridge.transfer && bridge.transfer.side.callId === callId) {
+      if (cseq.method === 'INVITE') void this.#onTransferResponse(bridge, bridge.transfer, res, cseq.seq);
+      return;
+    }
+    if (bridge.retired.has(callId)) return; // NOTIFY and BYE answers from a transferor
     const side: 'a' | 'b' = bridge.b.callId === callId ? 'b' : 'a';
     if (cseq.method !== 'INVITE') {
       // BYE and re-INVITE answers: stop their retransmission.
@@ -651,12 +686,132 @@ export class SipB2bua {
     this.#repoint(bridge);
   }
 
+  /**
+   * A blind transfer (RFC 3515): the party on `side` asks that the other party talk to the Refer-To
+   * target instead. Accepted (202), the target is called (through the routes when one matches its
+   * number), and the transferor hears how it went by NOTIFY. Once the target answers it takes the
+   * transferor's place: the media server relays to it (or, talking directly, the other party is
+   * re-INVITEd to it), `call.transferred` is raised, and the recording goes on.
+   */
+  #refer(bridge: Bridge, req: SipRequest, reply: Peer): void {
+    const callId = header(req, 'Call-ID')!;
+    const referTo = header(req, 'Refer-To');
+    if (!referTo || !/^<?sips?:/i.test(referTo.trim())) {
+      this.#send(this.#response(req, 400, 'Bad Request (Refer-To missing or not a SIP URI)'), reply);
+      return;
+    }
+    if (bridge.state !== 'answered' || bridge.transfer) {
+      this.#send(this.#response(req, 491, 'Request Pending'), reply);
+      return;
+    }
+    const replacing: 'a' | 'b' = bridge.a.callId === callId ? 'a' : 'b';
+    const staying: 'a' | 'b' = replacing === 'a' ? 'b' : 'a';
+    const role = replacing === 'a' ? 'caller' : 'callee';
+    // Attended transfer (Refer-To with Replaces) is not taken: the target is called blind.
+    const uri = uriOf(referTo).split('?')[0]!;
+    const route = this.#route(userOf(uri));
+    const targetUri = route?.to ?? uri;
+    this.#send(this.#response(req, 202, 'Accepted', [['Contact', this.#contact(reply)]]), reply);
+    const transferor = bridge[replacing];
+    const side: Side = {
+      callId: `${randomBytes(12).toString('hex')}@capstan`,
+      localTag: randomTag(),
+      remoteTag: null,
+      localUri: stripTag(bridge[staying].remoteUri),
+      remoteUri: `<${targetUri}>`,
+      target: targetUri,
+      peer: peerOf(targetUri),
+      cseq: 0,
+      media: null,
+      offered: null,
+      reinvite: null,
+    };
+    const media = transferor.media ?? bridge.a.media!;
+    const to = bridge.targets[role] ?? { address: bridge[staying].media!.address, port: bridge[staying].media!.port };
+    side.offered = to;
+    const invite = this.#requestOn(side, 'INVITE', writeSdp({ address: to.address, port: to.port, codec: media.codec, telephoneEventPayloadType: media.telephoneEventPayloadType, version: 1 }));
+    this.#bridges.set(side.callId, bridge);
+    const bytes = this.#send(invite, side.peer);
+    const transfer: Transfer = { replacing, transferor, side, invite, targetUri, stop: () => undefined };
+    transfer.stop = this.#retransmit(bytes, side.peer, () => {
+      if (bridge.transfer !== transfer) return;
+      this.#transferFailed(bridge, transfer, 408, 'Request Timeout');
+    });
+    bridge.transfer = transfer;
+    this.#logger.info({ sipCallId: bridge.a.callId, replacing: role, target: targetUri }, 'transfer (REFER) accepted: calling the target');
+    this.#notify(transferor, '100 Trying', false);
+  }
+
+  /** Tells the transferor how its REFER goes: a message/sipfrag NOTIFY (RFC 3515 §2.4.5). */
+  #notify(transferor: Side, status: string, final: boolean): void {
+    this.#send(
+      this.#requestOn(transferor, 'NOTIFY', `SIP/2.0 ${status}\r\n`, undefined, [
+        ['Event', 'refer'],
+        ['Subscription-State', final ? 'terminated;reason=noresource' : 'active;expires=60'],
+        ['Content-Type', 'message/sipfrag;version=2.0'],
+      ]),
+      transferor.peer,
+    );
+  }
+
+  #transferFailed(bridge: Bridge, transfer: Transfer, status: number, reason: string): void {
+    transfer.stop();
+    bridge.transfer = null;
+    this.#bridges.delete(transfer.side.callId);
+    this.#logger.warn({ sipCallId: bridge.a.callId, target: transfer.targetUri, status }, 'transfer failed: the call stays as it was');
+    this.#notify(transfer.transferor, `${status} ${reason}`, true);
+  }
+
+  async #onTransferResponse(bridge: Bridge, transfer: Transfer, res: SipResponse, seq: number): Promise<void> {
+    const side = transfer.side;
+    if (res.status < 200) return;
+    if (bridge.transfer !== transfer || bridge.state !== 'answered') return;
+    side.remoteTag = tagOf(header(res, 'To')!);
+    if (res.status >= 300) {
+      const invite = transfer.invite;
+      this.#send({ kind: 'request', method: 'ACK', uri: invite.uri, headers: [['Via', header(invite, 'Via')!], ['Max-Forwards', '70'], ['From', header(invite, 'From')!], ['To', header(res, 'To')!], ['Call-ID', side.callId], ['CSeq', `${seq} ACK`]], body: '' }, side.peer);
+      this.#transferFailed(bridge, transfer, res.status, res.reason);
+      return;
+    }
+    transfer.stop();
+    const contact = header(res, 'Contact');
+    if (contact) side.target = uriOf(contact);
+    this.#send(this.#requestOn(side, 'ACK', '', seq), side.peer);
+    // The target answered: it takes the transferor's place in the bridge.
+    const replaced = bridge[transfer.replacing];
+    bridge[transfer.replacing] = side;
+    bridge.retired.add(replaced.callId);
+    bridge.transfer = null;
+    replaced.reinvite?.();
+    replaced.reinvite = null;
+    this.#notify(replaced, '200 OK', true);
+    const role = transfer.replacing === 'a' ? 'caller' : 'callee';
+    const callId = bridge.capstanCallId!;
+    try {
+      side.media = readSdp(res.body);
+      await this.#telephony().updateParty(callId, role, { address: side.media.address, port: side.media.port });
+      bridge.targets = targetsOf(this.#telephony().get(callId).legs);
+    } catch (e) {
+      this.#logger.warn({ err: e, sipCallId: bridge.a.callId }, 'the transfer target answered without usable SDP; its audio is not relayed');
+    }
+    this.#logger.info({ sipCallId: bridge.a.callId, callId, target: transfer.targetUri }, 'call transferred');
+    this.#events.emit('call.transferred', { call: this.#telephony().get(callId), to: transfer.targetUri });
+    // Talking directly, the other party now sends to the target: re-INVITE it.
+    this.#repoint(bridge);
+    // The transferor is expected to hang up; forgotten after a while either way.
+    setTimeout(() => this.#bridges.get(replaced.callId) === bridge && bridge.state !== 'ended' && this.#bridges.delete(replaced.callId), 64 * T1).unref();
+  }
+
   /** Ends the call: BYE (or CANCEL) to `tell`, the Capstan call hung up (its recordings stop). */
   async #end(bridge: Bridge, tell: 'a' | 'b' | null, reason: string): Promise<void> {
     if (bridge.state === 'ended') return;
     const wasAnswered = bridge.state === 'answered';
     bridge.state = 'ended';
     bridge.stopRetransmit.splice(0).forEach((s) => s());
+    if (bridge.transfer) {
+      bridge.transfer.stop();
+      bridge.transfer = null;
+    }
     for (const side of [bridge.a, bridge.b]) {
       side.reinvite?.();
       side.reinvite = null;
@@ -682,8 +837,7 @@ export class SipB2bua {
 
   #forget(bridge: Bridge): void {
     bridge.stopRetransmit.splice(0).forEach((s) => s());
-    this.#bridges.delete(bridge.a.callId);
-    this.#bridges.delete(bridge.b.callId);
+    for (const [callId, b] of this.#bridges) if (b === bridge) this.#bridges.delete(callId);
   }
 
   /** Ends every call (BYE both ways) and closes the socket. Idempotent. */
@@ -704,6 +858,17 @@ export class SipB2bua {
     for (const conn of this.#connections.values()) conn.destroy();
     if (this.#tcpServer) await new Promise<void>((r) => this.#tcpServer!.close(() => r()));
   }
+}
+
+/** Where to send requests for a SIP URI: its host and port (5060), over TCP when it says `transport=tcp`. */
+function peerOf(uri: string): Peer {
+  const host = /@([^;>]+)/.exec(uri)?.[1] ?? /^sips?:([^;>]+)/.exec(uri)?.[1] ?? '';
+  const [address, port] = host.split(':');
+  return { address: address!, port: Number(port ?? 5060), transport: /;\s*transport=tcp/i.test(uri) ? 'tcp' : 'udp' };
+}
+
+function stripTag(value: string): string {
+  return value.replace(/;\s*tag=[^;]+/i, '');
 }
 
 function targetsOf(legs: { role: 'caller' | 'callee'; rtp: { address: string; port: number } }[]): Bridge['targets'] {

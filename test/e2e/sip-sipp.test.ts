@@ -46,6 +46,9 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
   let tcpUasPort: number;
   let dynamicUasPort: number;
   let failoverUasPort: number;
+  let transferorPort: number;
+  let targetPort: number;
+  const transfers: { callId: string; to: string }[] = [];
   let dir: string;
   const children: ChildProcess[] = [];
   beforeAll(async () => {
@@ -55,6 +58,8 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
     tcpUasPort = await freeTcpPort();
     dynamicUasPort = await freeUdpPort();
     failoverUasPort = await freeUdpPort();
+    transferorPort = await freeUdpPort();
+    targetPort = await freeUdpPort();
     host = await startTestHost({
       // 700...: a dynamic line recorded only on request; everything else recorded from the start.
       recorder: { policies: [{ name: 'on-request', when: { dnis: '^700' }, record: false }, { name: 'record-all' }] },
@@ -66,9 +71,15 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
           { match: '^900', to: `sip:service@127.0.0.1:${tcpUasPort};transport=tcp`, workgroup: 'sales' },
           { match: '^700', to: `sip:service@127.0.0.1:${dynamicUasPort}`, workgroup: 'billing', audioPath: 'dynamic' },
           { match: '^600', to: `sip:service@127.0.0.1:${failoverUasPort}`, workgroup: 'billing', audioPath: 'always-in' },
+          { match: '^500', to: `sip:agent@127.0.0.1:${transferorPort}`, workgroup: 'billing', audioPath: 'always-in' },
+          { match: '^2000$', to: `sip:specialist@127.0.0.1:${targetPort}` },
         ],
       },
-    });
+    }, [{ name: 'test:transfers', setup: (ctx) => {
+      ctx.events.on('call.transferred', (e) => {
+        transfers.push({ callId: e.call.callId, to: e.to });
+      });
+    } }]);
   });
   afterAll(async () => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
@@ -216,4 +227,36 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
     console.log(`SIP failover: second segment vs pcap, correlation ${correlation.toFixed(4)}`);
     expect(correlation).toBeGreaterThanOrEqual(0.95);
   }, 120_000);
+
+  it('transfers a call blind by REFER: the target is called through the routes, takes the agent’s place, and the recording goes on with its voice', async () => {
+    const { port: sipPort } = (await (await fetch(`${host.url}/api/v1/sip`)).json()) as { port: number };
+    const target = sipp(['-sf', join(SCENARIOS, 'callee-pcap.xml'), '-i', '127.0.0.1', '-p', String(targetPort), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
+    const agent = sipp(['-sf', join(SCENARIOS, 'transferor.xml'), '-i', '127.0.0.1', '-p', String(transferorPort), '-mp', String(await freeUdpPort()), '-m', '1', '-key', 'target', `sip:2000@127.0.0.1:${sipPort}`], dir);
+    children.push(target.proc, agent.proc);
+    await new Promise((r) => setTimeout(r, 300));
+    const caller = sipp(['-sf', join(SCENARIOS, 'caller-reinvite.xml'), `127.0.0.1:${sipPort}`, '-s', '500100', '-i', '127.0.0.1', '-p', String(await freeUdpPort()), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
+    children.push(caller.proc);
+    const codes = await Promise.all([caller.exited, agent.exited, target.exited]);
+    expect(codes, `${caller.output()}\n${agent.output()}\n${target.output()}`).toEqual([0, 0, 0]);
+
+    const { items } = await until(
+      async () => (await (await fetch(`${host.url}/api/v1/recordings?dnis=500100`)).json()) as { items: (Recording & { callId: string; durationMs: number })[] },
+      (r) => r.items.length === 1 && r.items[0]!.status === 'stored',
+      20_000,
+    );
+    const recording = items[0]!;
+    // Handlers saw the transfer, to the URI the route gave the number 2000.
+    expect(transfers).toContainEqual({ callId: recording.callId, to: `sip:specialist@127.0.0.1:${targetPort}` });
+    // One recording for the whole call (about 5 s: the caller hangs up 5 s after the answer) ...
+    expect(recording.durationMs).toBeGreaterThan(4500);
+    const file = join(dir, 'transfer.wav');
+    writeFileSync(file, Buffer.from(await (await fetch(`${host.url}/api/v1/recordings/${recording.id}/audio`)).arrayBuffer()));
+    const [, right] = ffmpegDecode(file, 2);
+    // ... whose other channel holds the transfer target's voice (the pcap it plays) near the end.
+    const reference = pcapAudio(join(PCAPS, 'g711a.pcap'), dir);
+    const piece = right!.subarray(right!.length - 20000, right!.length - 4000);
+    const { correlation } = alignedCorrelation(piece, reference, reference.length);
+    console.log(`SIP transfer: target's voice in the recording, correlation ${correlation.toFixed(4)}`);
+    expect(correlation).toBeGreaterThanOrEqual(0.95);
+  }, 90_000);
 });
