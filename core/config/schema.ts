@@ -145,16 +145,17 @@ export const ConfigSchema = z
         location: z.string().min(1).optional(),
         /**
          * Where calls go, first match wins: `{ match, to, workgroup?, agent?, audioPath? }` — `match`
-         * a regular expression on the called number, `to` the SIP URI the B2BUA calls, `audioPath`
-         * this line's audio path (`always-in` or `dynamic`; default: `audioPaths` by location).
-         * Default [] (404 to all).
+         * a regular expression on the called number, `to` the SIP URI the B2BUA calls (or
+         * `registered`: the phone registered under the called number; `registered:USER`: under
+         * USER), `audioPath` this line's audio path (`always-in` or `dynamic`; default: `audioPaths`
+         * by location). Default [] (404 to all).
          */
         routes: z
           .array(
             z
               .object({
                 match: z.string().min(1),
-                to: z.string().regex(/^sips?:/, 'a sip: URI'),
+                to: z.string().regex(/^(sips?:|registered(:.+)?$)/, 'a sip: URI, `registered` or `registered:USER`'),
                 workgroup: z.string().min(1).optional(),
                 agent: z.string().min(1).optional(),
                 audioPath: z.enum(['always-in', 'dynamic']).optional(),
@@ -162,6 +163,22 @@ export const ConfigSchema = z
               .strict(),
           )
           .default([]),
+        /** The registrar for agent phones (docs/sip.md#registering-phones). */
+        registrar: z
+          .object({
+            /** Users who may REGISTER, each with its Digest password: { "1001": "secret" }. Default {}. */
+            users: z.record(z.string().min(1), z.string().min(1)).default({}),
+            /** Let anyone register any number without a password (closed networks only). Default false. */
+            open: z.boolean().default(false),
+            /** Digest realm. Default `capstan`. */
+            realm: z.string().min(1).default('capstan'),
+            /** Longest registration granted, seconds. Default 3600. */
+            maxExpires: z.number().int().min(60).default(3600),
+            /** Shortest registration accepted, seconds (shorter ones get 423). Default 60. */
+            minExpires: z.number().int().min(1).default(60),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

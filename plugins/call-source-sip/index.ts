@@ -22,6 +22,7 @@ export function callSourceSipPlugin(): CapstanPlugin {
           routes: sip.routes,
           tcp: sip.tcp,
           location: sip.location,
+          registrar: sip.registrar,
         },
         { telephony: () => ctx.services.get('telephony'), events: ctx.events, logger: ctx.logger },
       );

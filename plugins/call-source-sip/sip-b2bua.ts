@@ -17,11 +17,15 @@ import type { Logger } from '../../core/logger.ts';
 import type { TelephonyServices } from '../../core/telephony/telephony-services.ts';
 import { header, parseCSeq, parseSipMessage, parseVia, serializeSipMessage, tagOf, uriOf, userOf, type SipMessage, type SipRequest, type SipResponse } from './sip-message.ts';
 import { readSdp, writeSdp, type MediaOffer } from './sdp.ts';
+import { SipRegistrar, type SipRegistrarOptions } from './sip-registrar.ts';
 
 export interface SipRoute {
   /** Regular expression on the called number (the Request-URI's user part). */
   match: string;
-  /** Where the call goes: a SIP URI (`sip:1000@10.0.0.7:5060`). */
+  /**
+   * Where the call goes: a SIP URI (`sip:1000@10.0.0.7:5060`), `registered` (the phone registered
+   * under the called number) or `registered:USER` (the phone registered under USER).
+   */
   to: string;
   workgroup?: string | undefined;
   agent?: string | undefined;
@@ -41,11 +45,13 @@ export interface SipB2buaOptions {
   routes: SipRoute[];
   /** Location of the calls (the requesting device's). Default: the host's. */
   location?: string | undefined;
+  /** Who may REGISTER. Default: nobody (`{ users: {}, open: false }`). */
+  registrar?: SipRegistrarOptions | undefined;
 }
 
 const T1 = 500;
 const T2 = 4000;
-const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, REFER';
+const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, REFER, REGISTER';
 
 interface Peer {
   address: string;
@@ -122,6 +128,7 @@ export class SipB2bua {
   readonly #byCapstanCall = new Map<string, Bridge>();
   readonly #dropped = new Map<string, number>();
   readonly #counts = { received: 0, sent: 0, calls: 0, reinvites: 0 };
+  readonly #registrar: SipRegistrar;
   #port = 0;
   #closed = false;
   readonly #off: () => void;
@@ -131,6 +138,7 @@ export class SipB2bua {
     this.#telephony = deps.telephony;
     this.#events = deps.events;
     this.#logger = deps.logger;
+    this.#registrar = new SipRegistrar(options.registrar ?? { users: {}, open: false, realm: 'capstan', maxExpires: 3600, minExpires: 60 });
     this.#socket = createSocket('udp4');
     this.#socket.on('message', (msg, from) => this.#onDatagram(msg, from));
     this.#socket.on('error', (e) => this.#logger.error({ err: e }, 'SIP socket error'));
@@ -148,8 +156,8 @@ export class SipB2bua {
     return this.#port;
   }
 
-  stats(): { port: number; tcp: boolean; received: number; sent: number; calls: number; reinvites: number; activeCalls: number; dropped: Record<string, number> } {
-    return { port: this.#port, tcp: this.#tcpServer !== null, ...this.#counts, activeCalls: this.#byCapstanCall.size, dropped: Object.fromEntries(this.#dropped) };
+  stats(): { port: number; tcp: boolean; received: number; sent: number; calls: number; reinvites: number; activeCalls: number; dropped: Record<string, number>; registrations: { user: string; contact: string; expiresInS: number }[] } {
+    return { port: this.#port, tcp: this.#tcpServer !== null, ...this.#counts, activeCalls: this.#byCapstanCall.size, dropped: Object.fromEntries(this.#dropped), registrations: this.#registrar.list() };
   }
 
   async start(): Promise<void> {
@@ -359,6 +367,12 @@ export class SipB2bua {
         this.#answerA(bridge, 487, 'Request Terminated');
         void this.#end(bridge, 'b', 'cancelled');
         return;
+      case 'REGISTER': {
+        const answer = this.#registrar.register(req);
+        if (answer.status !== 200 && answer.status !== 401) this.#logger.info({ user: userOf(header(req, 'To') ?? ''), status: answer.status }, 'REGISTER refused');
+        this.#send(this.#response(req, answer.status, answer.reason, answer.headers, '', randomTag()), reply);
+        return;
+      }
       case 'OPTIONS':
         this.#send(this.#response(req, 200, 'OK', [['Allow', ALLOW], ['Accept', 'application/sdp']], '', randomTag()), reply);
         return;
@@ -373,6 +387,13 @@ export class SipB2bua {
 
   #route(user: string): SipRoute | null {
     return this.#options.routes.find((r) => new RegExp(r.match).test(user)) ?? null;
+  }
+
+  /** A route's destination URI: as written, or the registered contact it names (null: none registered). */
+  #destination(route: SipRoute, called: string): string | null {
+    const m = /^registered(?::(.+))?$/.exec(route.to);
+    if (!m) return route.to;
+    return this.#registrar.lookup(m[1] ?? called)?.contact ?? null;
   }
 
   #answerA(bridge: Bridge, status: number, reason: string, body = '', extra: [string, string][] = []): Buffer {
@@ -408,6 +429,13 @@ export class SipB2bua {
     const route = this.#route(called);
     if (!route) {
       this.#answerA(bridge, 404, 'Not Found');
+      this.#forget(bridge);
+      return;
+    }
+    // Resolved before the call exists: no phone registered, no call (and nothing recorded).
+    const target = this.#destination(route, called);
+    if (!target) {
+      this.#answerA(bridge, 480, 'Temporarily Unavailable');
       this.#forget(bridge);
       return;
     }
@@ -453,7 +481,6 @@ export class SipB2bua {
     bridge.targets = targetsOf(connected.legs);
     // The INVITE to the callee, offering where it must send: the media server's callee leg, or
     // (dynamic, not recording) the caller itself.
-    const target = route.to;
     bridge.b.peer = peerOf(target);
     bridge.b.target = target;
     bridge.b.localUri = `${from.replace(/;\s*tag=[^;]+/i, '')};tag=${bridge.b.localTag}`;
@@ -710,7 +737,11 @@ export class SipB2bua {
     // Attended transfer (Refer-To with Replaces) is not taken: the target is called blind.
     const uri = uriOf(referTo).split('?')[0]!;
     const route = this.#route(userOf(uri));
-    const targetUri = route?.to ?? uri;
+    const targetUri = route ? this.#destination(route, userOf(uri)) : uri;
+    if (!targetUri) {
+      this.#send(this.#response(req, 480, 'Temporarily Unavailable'), reply);
+      return;
+    }
     this.#send(this.#response(req, 202, 'Accepted', [['Contact', this.#contact(reply)]]), reply);
     const transferor = bridge[replacing];
     const side: Side = {

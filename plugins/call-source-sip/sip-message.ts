@@ -29,7 +29,7 @@ export type SipMessage = SipRequest | SipResponse;
 const COMPACT: Record<string, string> = {
   v: 'Via', f: 'From', t: 'To', i: 'Call-ID', m: 'Contact', l: 'Content-Length', c: 'Content-Type', k: 'Supported', s: 'Subject', e: 'Content-Encoding', o: 'Event', r: 'Refer-To', b: 'Referred-By',
 };
-const CANONICAL = new Map(['Via', 'From', 'To', 'Call-ID', 'CSeq', 'Contact', 'Content-Length', 'Content-Type', 'Max-Forwards', 'Allow', 'Supported', 'Subject', 'Refer-To', 'Referred-By', 'Expires', 'User-Agent', 'Record-Route', 'Route', 'Event'].map((h) => [h.toLowerCase(), h]));
+const CANONICAL = new Map(['Via', 'From', 'To', 'Call-ID', 'CSeq', 'Contact', 'Content-Length', 'Content-Type', 'Max-Forwards', 'Allow', 'Supported', 'Subject', 'Refer-To', 'Referred-By', 'Expires', 'User-Agent', 'Record-Route', 'Route', 'Event', 'Authorization', 'WWW-Authenticate', 'Subscription-State', 'P-Asserted-Identity', 'Date'].map((h) => [h.toLowerCase(), h]));
 
 function malformed(reason: string, message: string): CapstanError {
   return new CapstanError('CAPSTAN_ERR_SIP_MALFORMED', message, { details: { reason } });
