@@ -1,7 +1,9 @@
 /**
  * SDP offer/answer for the B2BUA (RFC 3264), with sdp-transform for the wire format: what a party
- * offers (its RTP address and port, its G.711 codec, telephone-event, its direction) and the SDP
- * Capstan sends (one audio stream: the media server's port, the one codec, telephone-event).
+ * offers (its RTP address and port, the first codec of its list Capstan records — PCMU, PCMA or
+ * Opus —, telephone-event, its direction) and the SDP Capstan sends (one audio stream: the port to
+ * send to, that one codec, telephone-event). The media server relays RTP without transcoding, so
+ * both parties get the codec the caller preferred.
  */
 import { parse, write } from 'sdp-transform';
 import { CapstanError } from '../../core/errors.ts';
@@ -9,8 +11,8 @@ import { CapstanError } from '../../core/errors.ts';
 export interface MediaOffer {
   address: string;
   port: number;
-  /** The codec both sides use: the first G.711 one the party listed. */
-  codec: { payloadType: number; name: 'PCMU' | 'PCMA'; clockRate: 8000 };
+  /** The codec both sides use: the first of PCMU, PCMA and Opus (RFC 7587: opus/48000/2) the party listed. */
+  codec: { payloadType: number; name: 'PCMU' | 'PCMA' | 'opus'; clockRate: 8000 | 48000 };
   /** RFC 4733 telephone-event payload type, when offered. */
   telephoneEventPayloadType: number | null;
   direction: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
@@ -32,13 +34,15 @@ export function readSdp(body: string): MediaOffer {
   if (!address) throw new CapstanError('CAPSTAN_ERR_SIP_MEDIA', 'The SDP has no connection address');
   const payloads = String(audio.payloads ?? '').split(/\s+/).filter(Boolean).map(Number);
   const names = new Map((audio.rtp ?? []).map((r) => [r.payload, r.codec.toUpperCase()]));
-  const g711 = payloads.map((pt) => ({ pt, name: (names.get(pt) ?? STATIC[pt]) as string | undefined })).find((p) => p.name === 'PCMU' || p.name === 'PCMA');
-  if (!g711) throw new CapstanError('CAPSTAN_ERR_SIP_MEDIA', `No codec in common: offered ${payloads.join(', ')}; Capstan takes PCMU and PCMA`);
-  const te = (audio.rtp ?? []).find((r) => r.codec.toLowerCase() === 'telephone-event' && (r.rate ?? 8000) === 8000);
+  const chosen = payloads.map((pt) => ({ pt, name: (names.get(pt) ?? STATIC[pt]) as string | undefined })).find((p) => p.name === 'PCMU' || p.name === 'PCMA' || p.name === 'OPUS');
+  if (!chosen) throw new CapstanError('CAPSTAN_ERR_SIP_MEDIA', `No codec in common: offered ${payloads.join(', ')}; Capstan takes PCMU, PCMA and Opus`);
+  const codec: MediaOffer['codec'] = chosen.name === 'OPUS' ? { payloadType: chosen.pt, name: 'opus', clockRate: 48000 } : { payloadType: chosen.pt, name: chosen.name as 'PCMU' | 'PCMA', clockRate: 8000 };
+  // telephone-event runs on the audio codec's clock (RFC 4733 §2.1).
+  const te = (audio.rtp ?? []).find((r) => r.codec.toLowerCase() === 'telephone-event' && (r.rate ?? 8000) === codec.clockRate);
   const direction = (audio.direction ?? session.direction ?? 'sendrecv') as MediaOffer['direction'];
   // A hold in the old style (RFC 2543): c=0.0.0.0.
   const held = address === '0.0.0.0' ? 'inactive' : direction;
-  return { address, port: audio.port, codec: { payloadType: g711.pt, name: g711.name as 'PCMU' | 'PCMA', clockRate: 8000 }, telephoneEventPayloadType: te?.payload ?? null, direction: held };
+  return { address, port: audio.port, codec, telephoneEventPayloadType: te?.payload ?? null, direction: held };
 }
 
 export function writeSdp(options: { address: string; port: number; codec: MediaOffer['codec']; telephoneEventPayloadType: number | null; direction?: MediaOffer['direction']; version: number }): string {
@@ -56,8 +60,8 @@ export function writeSdp(options: { address: string; port: number; codec: MediaO
         protocol: 'RTP/AVP',
         payloads: payloads.join(' '),
         rtp: [
-          { payload: options.codec.payloadType, codec: options.codec.name, rate: 8000 },
-          ...(options.telephoneEventPayloadType !== null ? [{ payload: options.telephoneEventPayloadType, codec: 'telephone-event', rate: 8000 }] : []),
+          options.codec.name === 'opus' ? { payload: options.codec.payloadType, codec: 'opus', rate: 48000, encoding: 2 } : { payload: options.codec.payloadType, codec: options.codec.name, rate: 8000 },
+          ...(options.telephoneEventPayloadType !== null ? [{ payload: options.telephoneEventPayloadType, codec: 'telephone-event', rate: options.codec.clockRate }] : []),
         ],
         fmtp: options.telephoneEventPayloadType !== null ? [{ payload: options.telephoneEventPayloadType, config: '0-15' }] : [],
         direction: options.direction ?? 'sendrecv',
