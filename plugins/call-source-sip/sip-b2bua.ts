@@ -77,6 +77,8 @@ interface Side {
   offered: Peer | null;
   /** Our re-INVITE to this side still waiting for its final answer: how to stop its retransmission. */
   reinvite: (() => void) | null;
+  /** Who this side's party says it is (P-Asserted-Identity, else its From or our target), as a URI. */
+  identity: string | null;
 }
 
 interface Bridge {
@@ -417,8 +419,8 @@ export class SipB2bua {
       sdpVersion: 1,
       transfer: null,
       retired: new Set(),
-      a: { callId: header(req, 'Call-ID')!, localTag: randomTag(), remoteTag: tagOf(from), localUri: header(req, 'To')!, remoteUri: from, target: contact ? uriOf(contact) : uriOf(from), peer: reply, cseq: 0, media: null, offered: null, reinvite: null },
-      b: { callId: `${randomBytes(12).toString('hex')}@capstan`, localTag: randomTag(), remoteTag: null, localUri: '', remoteUri: '', target: '', peer: reply, cseq: 0, media: null, offered: null, reinvite: null },
+      a: { callId: header(req, 'Call-ID')!, localTag: randomTag(), remoteTag: tagOf(from), localUri: header(req, 'To')!, remoteUri: from, target: contact ? uriOf(contact) : uriOf(from), peer: reply, cseq: 0, media: null, offered: null, reinvite: null, identity: uriOf(assertedIdentity(req) ?? from) },
+      b: { callId: `${randomBytes(12).toString('hex')}@capstan`, localTag: randomTag(), remoteTag: null, localUri: '', remoteUri: '', target: '', peer: reply, cseq: 0, media: null, offered: null, reinvite: null, identity: null },
     };
     // Found by either side's Call-ID.
     this.#bridges.set(bridge.a.callId, bridge);
@@ -589,6 +591,7 @@ export class SipB2bua {
     }
     const contact = header(res, 'Contact');
     if (contact) bridge.b.target = uriOf(contact);
+    bridge.b.identity = uriOf(assertedIdentity(res) ?? bridge.b.target);
     void this.#answered(bridge, res, cseq.seq);
   }
 
@@ -662,6 +665,14 @@ export class SipB2bua {
     const wasHeld = before === 'sendonly' || before === 'inactive';
     if (held && !wasHeld) this.#events.emit('call.held', { call, leg: role });
     if (!held && wasHeld) this.#events.emit('call.resumed', { call, leg: role });
+    // A PBX that moved the call to another of its phones says so by re-INVITE with the new party's
+    // identity (connected-line update): a transfer as far as the recording is concerned.
+    const identity = assertedIdentity(req);
+    if (identity && uriOf(identity) !== bridge[side].identity) {
+      bridge[side].identity = uriOf(identity);
+      this.#logger.info({ sipCallId: bridge.a.callId, leg: role, to: bridge[side].identity }, 'call transferred (re-INVITE with a new identity)');
+      this.#events.emit('call.transferred', { call, to: bridge[side].identity });
+    }
     if (offer.address === '0.0.0.0') return;
     const capstanCallId = bridge.capstanCallId;
     void this.#telephony()
@@ -756,6 +767,7 @@ export class SipB2bua {
       media: null,
       offered: null,
       reinvite: null,
+      identity: targetUri,
     };
     const media = transferor.media ?? bridge.a.media!;
     const to = bridge.targets[role] ?? { address: bridge[staying].media!.address, port: bridge[staying].media!.port };
@@ -889,6 +901,11 @@ export class SipB2bua {
     for (const conn of this.#connections.values()) conn.destroy();
     if (this.#tcpServer) await new Promise<void>((r) => this.#tcpServer!.close(() => r()));
   }
+}
+
+/** The party's asserted identity (RFC 3325 P-Asserted-Identity, or the older Remote-Party-ID), if any. */
+function assertedIdentity(msg: SipMessage): string | undefined {
+  return header(msg, 'P-Asserted-Identity') ?? header(msg, 'Remote-Party-ID');
 }
 
 /** Where to send requests for a SIP URI: its host and port (5060), over TCP when it says `transport=tcp`. */

@@ -48,7 +48,9 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
   let failoverUasPort: number;
   let transferorPort: number;
   let targetPort: number;
+  let holdPort: number;
   const transfers: { callId: string; to: string }[] = [];
+  const callEvents: { name: string; callId: string; leg?: string; to?: string }[] = [];
   let dir: string;
   const children: ChildProcess[] = [];
   beforeAll(async () => {
@@ -60,6 +62,7 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
     failoverUasPort = await freeUdpPort();
     transferorPort = await freeUdpPort();
     targetPort = await freeUdpPort();
+    holdPort = await freeUdpPort();
     host = await startTestHost({
       // 700...: a dynamic line recorded only on request; everything else recorded from the start.
       recorder: { policies: [{ name: 'on-request', when: { dnis: '^700' }, record: false }, { name: 'record-all' }] },
@@ -73,11 +76,19 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
           { match: '^600', to: `sip:service@127.0.0.1:${failoverUasPort}`, workgroup: 'billing', audioPath: 'always-in' },
           { match: '^500', to: `sip:agent@127.0.0.1:${transferorPort}`, workgroup: 'billing', audioPath: 'always-in' },
           { match: '^2000$', to: `sip:specialist@127.0.0.1:${targetPort}` },
+          { match: '^400', to: `sip:pbx@127.0.0.1:${holdPort}`, workgroup: 'billing' },
         ],
       },
     }, [{ name: 'test:transfers', setup: (ctx) => {
       ctx.events.on('call.transferred', (e) => {
         transfers.push({ callId: e.call.callId, to: e.to });
+        callEvents.push({ name: 'transferred', callId: e.call.callId, to: e.to });
+      });
+      ctx.events.on('call.held', (e) => {
+        callEvents.push({ name: 'held', callId: e.call.callId, leg: e.leg });
+      });
+      ctx.events.on('call.resumed', (e) => {
+        callEvents.push({ name: 'resumed', callId: e.call.callId, leg: e.leg });
       });
     } }]);
   });
@@ -259,4 +270,27 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
     console.log(`SIP transfer: target's voice in the recording, correlation ${correlation.toFixed(4)}`);
     expect(correlation).toBeGreaterThanOrEqual(0.95);
   }, 90_000);
+
+  it('raises held and resumed for a re-INVITE hold, and transferred when a re-INVITE names another party', async () => {
+    const { port: sipPort } = (await (await fetch(`${host.url}/api/v1/sip`)).json()) as { port: number };
+    const pbx = sipp(['-sf', join(SCENARIOS, 'callee-hold-transfer.xml'), '-i', '127.0.0.1', '-p', String(holdPort), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
+    children.push(pbx.proc);
+    await new Promise((r) => setTimeout(r, 300));
+    const caller = sipp(['-sn', 'uac', `127.0.0.1:${sipPort}`, '-s', '400100', '-i', '127.0.0.1', '-p', String(await freeUdpPort()), '-m', '1', '-d', '4000'], dir);
+    children.push(caller.proc);
+    const [callerCode, pbxCode] = await Promise.all([caller.exited, pbx.exited]);
+    expect(callerCode, caller.output()).toBe(0);
+    expect(pbxCode, pbx.output()).toBe(0);
+    const { items } = await until(
+      async () => (await (await fetch(`${host.url}/api/v1/recordings?dnis=400100`)).json()) as { items: { callId: string; status: string }[] },
+      (r) => r.items.length === 1 && r.items[0]!.status === 'stored',
+      20_000,
+    );
+    const mine = callEvents.filter((e) => e.callId === items[0]!.callId).map(({ callId: _, ...e }) => e);
+    expect(mine).toEqual([
+      { name: 'held', leg: 'callee' },
+      { name: 'resumed', leg: 'callee' },
+      { name: 'transferred', to: 'sip:2002@127.0.0.1' },
+    ]);
+  }, 60_000);
 });
