@@ -387,8 +387,10 @@ export class SipB2bua {
     return `<sip:capstan@${this.#options.advertiseAddress}:${this.#port}${peer.transport === 'tcp' ? ';transport=tcp' : ''}>`;
   }
 
-  #route(user: string): SipRoute | null {
-    return this.#options.routes.find((r) => new RegExp(r.match).test(user)) ?? null;
+  /** The first route whose `match` finds the called number, or else the called URI (`sip:support@pbx.example.com`). */
+  #route(user: string, uri: string): SipRoute | null {
+    const bare = uriOf(uri);
+    return this.#options.routes.find((r) => new RegExp(r.match).test(user)) ?? this.#options.routes.find((r) => new RegExp(r.match).test(bare)) ?? null;
   }
 
   /** A route's destination URI: as written, or the registered contact it names (null: none registered). */
@@ -428,7 +430,7 @@ export class SipB2bua {
     this.#send(this.#response(req, 100, 'Trying'), reply);
     bridge.lastResponseToA = null;
     const called = userOf(req.uri) || userOf(header(req, 'To')!);
-    const route = this.#route(called);
+    const route = this.#route(called, req.uri);
     if (!route) {
       this.#answerA(bridge, 404, 'Not Found');
       this.#forget(bridge);
@@ -747,7 +749,7 @@ export class SipB2bua {
     const role = replacing === 'a' ? 'caller' : 'callee';
     // Attended transfer (Refer-To with Replaces) is not taken: the target is called blind.
     const uri = uriOf(referTo).split('?')[0]!;
-    const route = this.#route(userOf(uri));
+    const route = this.#route(userOf(uri), uri);
     const targetUri = route ? this.#destination(route, userOf(uri)) : uri;
     if (!targetUri) {
       this.#send(this.#response(req, 480, 'Temporarily Unavailable'), reply);

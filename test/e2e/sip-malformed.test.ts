@@ -24,15 +24,15 @@ class Peer {
   }
 }
 
-const request = (method: string, me: number, extra: Record<string, string> = {}, body = '', opts: { cseqMethod?: string; contentLength?: string; toTag?: string; callId?: string; branch?: string } = {}) =>
+const request = (method: string, me: number, extra: Record<string, string> = {}, body = '', opts: { cseqMethod?: string; contentLength?: string; toTag?: string; callId?: string; branch?: string; cseq?: number; to?: string } = {}) =>
   [
-    `${method} sip:800100@127.0.0.1 SIP/2.0`,
+    `${method} sip:${opts.to ?? '800100'}@127.0.0.1 SIP/2.0`,
     `Via: SIP/2.0/UDP 127.0.0.1:${me};branch=${opts.branch ?? `z9hG4bK${Math.random().toString(36).slice(2)}`}`,
     'Max-Forwards: 70',
     `From: <sip:tester@127.0.0.1>;tag=t1`,
-    `To: <sip:800100@127.0.0.1>${opts.toTag ? `;tag=${opts.toTag}` : ''}`,
+    `To: <sip:${opts.to ?? '800100'}@127.0.0.1>${opts.toTag ? `;tag=${opts.toTag}` : ''}`,
     `Call-ID: ${opts.callId ?? Math.random().toString(36).slice(2)}`,
-    `CSeq: 1 ${opts.cseqMethod ?? method}`,
+    `CSeq: ${opts.cseq ?? 1} ${opts.cseqMethod ?? method}`,
     ...Object.entries(extra).map(([k, v]) => `${k}: ${v}`),
     `Content-Length: ${opts.contentLength ?? Buffer.byteLength(body)}`,
     '',
@@ -46,13 +46,20 @@ describe('the SIP B2BUA facing malformed and unexpected SIP', () => {
   let sipPort: number;
   const peer = new Peer();
   let me: number;
+  // A callee that never answers: its calls stay ringing while the tests poke at them.
+  const silent = createSocket('udp4');
   beforeAll(async () => {
-    host = await startTestHost({ sip: { port: 0, address: '127.0.0.1', routes: [] } });
+    await new Promise<void>((r) => silent.bind(0, '127.0.0.1', r));
+    host = await startTestHost({ sip: { port: 0, address: '127.0.0.1', routes: [
+      { match: '^700', to: `sip:nobody@127.0.0.1:${silent.address().port}` },
+      { match: '^sip:support@', to: `sip:nobody@127.0.0.1:${silent.address().port}` },
+    ] } });
     sipPort = ((await (await fetch(`${host.url}/api/v1/sip`)).json()) as { port: number }).port;
     me = await peer.open();
   });
   afterAll(async () => {
     peer.socket.close();
+    silent.close();
     await host?.close();
   });
 
@@ -79,6 +86,32 @@ describe('the SIP B2BUA facing malformed and unexpected SIP', () => {
     expect(statusOf(await peer.ask(sipPort, invite))).toBe(100);
     await new Promise((r) => setTimeout(r, 300));
     expect(peer.inbox.some((m) => statusOf(m) === 404)).toBe(true);
+  });
+
+  it('answers 482 to an INVITE in a call’s name without the To-tag a re-INVITE needs (a merged request), and the call goes on', async () => {
+    const sdp = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n';
+    const callId = `ringing-${Math.random().toString(36).slice(2)}`;
+    expect(statusOf(await peer.ask(sipPort, request('INVITE', me, { 'Content-Type': 'application/sdp' }, sdp, { callId, to: '700100', branch: 'z9hG4bKfirst' })))).toBe(100);
+    // The same INVITE again (a retransmission) is not a new request: no 482 for it.
+    const before = peer.inbox.length;
+    await peer.ask(sipPort, request('INVITE', me, { 'Content-Type': 'application/sdp' }, sdp, { callId, to: '700100', branch: 'z9hG4bKfirst' }), 300);
+    expect(peer.inbox.slice(before).map(statusOf)).not.toContain(482);
+    // A "re-INVITE" that forgot the To-tag: another transaction in the same call's name.
+    expect(statusOf(await peer.ask(sipPort, request('INVITE', me, { 'Content-Type': 'application/sdp' }, sdp, { callId, to: '700100', branch: 'z9hG4bKsecond', cseq: 2 })))).toBe(482);
+    // The ringing call is still there to cancel.
+    const cancelled = await peer.ask(sipPort, request('CANCEL', me, {}, '', { callId, to: '700100', branch: 'z9hG4bKfirst' }));
+    expect(statusOf(cancelled)).toBe(200);
+  });
+
+  it('routes by the called URI when no route matches the number', async () => {
+    const sdp = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n';
+    const callId = `uri-${Math.random().toString(36).slice(2)}`;
+    const before = peer.inbox.length;
+    expect(statusOf(await peer.ask(sipPort, request('INVITE', me, { 'Content-Type': 'application/sdp' }, sdp, { callId, to: 'support', branch: 'z9hG4bKuri' })))).toBe(100);
+    await new Promise((r) => setTimeout(r, 300));
+    // Ringing at the route's target, not refused 404 like an unrouted number.
+    expect(peer.inbox.slice(before).map(statusOf)).toEqual([100]);
+    expect(statusOf(await peer.ask(sipPort, request('CANCEL', me, {}, '', { callId, to: 'support', branch: 'z9hG4bKuri' })))).toBe(200);
   });
 
   it('counts what it dropped or refused by reason, and keeps serving', async () => {

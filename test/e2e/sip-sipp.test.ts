@@ -49,6 +49,7 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
   let transferorPort: number;
   let targetPort: number;
   let holdPort: number;
+  let dtmfUasPort: number;
   const transfers: { callId: string; to: string }[] = [];
   const callEvents: { name: string; callId: string; leg?: string; to?: string }[] = [];
   let dir: string;
@@ -63,6 +64,7 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
     transferorPort = await freeUdpPort();
     targetPort = await freeUdpPort();
     holdPort = await freeUdpPort();
+    dtmfUasPort = await freeUdpPort();
     host = await startTestHost({
       // 700...: a dynamic line recorded only on request; everything else recorded from the start.
       recorder: { policies: [{ name: 'on-request', when: { dnis: '^700' }, record: false }, { name: 'record-all' }] },
@@ -76,6 +78,7 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
           { match: '^600', to: `sip:service@127.0.0.1:${failoverUasPort}`, workgroup: 'billing', audioPath: 'always-in' },
           { match: '^500', to: `sip:agent@127.0.0.1:${transferorPort}`, workgroup: 'billing', audioPath: 'always-in' },
           { match: '^2000$', to: `sip:specialist@127.0.0.1:${targetPort}` },
+          { match: '^810', to: `sip:service@127.0.0.1:${dtmfUasPort}` },
           { match: '^400', to: `sip:pbx@127.0.0.1:${holdPort}`, workgroup: 'billing' },
         ],
       },
@@ -292,5 +295,23 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
       { name: 'resumed', leg: 'callee' },
       { name: 'transferred', to: 'sip:2002@127.0.0.1' },
     ]);
+  }, 60_000);
+
+  it('keeps every digit of sipp’s RFC 4733 pcaps as DTMF events, in order, on the caller’s leg', async () => {
+    const { port: sipPort } = (await (await fetch(`${host.url}/api/v1/sip`)).json()) as { port: number };
+    const callee = sipp(['-sn', 'uas', '-i', '127.0.0.1', '-p', String(dtmfUasPort), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
+    children.push(callee.proc);
+    await new Promise((r) => setTimeout(r, 300));
+    const caller = sipp(['-sf', join(SCENARIOS, 'caller-dtmf.xml'), `127.0.0.1:${sipPort}`, '-s', '810100', '-i', '127.0.0.1', '-p', String(await freeUdpPort()), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
+    children.push(caller.proc);
+    const [callerCode, calleeCode] = await Promise.all([caller.exited, callee.exited]);
+    expect(callerCode, caller.output()).toBe(0);
+    expect(calleeCode, callee.output()).toBe(0);
+    const { items } = await until(
+      async () => (await (await fetch(`${host.url}/api/v1/recordings?dnis=810100`)).json()) as { items: Recording[] },
+      (r) => r.items.length === 1 && r.items[0]!.status === 'stored',
+      20_000,
+    );
+    expect(items[0]!.dtmf.map((d) => `${d.leg}:${d.digit}`)).toEqual(['caller:2', 'caller:5', 'caller:9', 'caller:*', 'caller:#', 'caller:0']);
   }, 60_000);
 });
