@@ -51,7 +51,8 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
   let holdPort: number;
   let dtmfUasPort: number;
   const transfers: { callId: string; to: string }[] = [];
-  const callEvents: { name: string; callId: string; leg?: string; to?: string }[] = [];
+  const callEvents: { name: string; callId: string; leg?: string; to?: string; workgroup?: string | null }[] = [];
+  const offered: { callId: string; source: string; from: string; to: string; direction: string; location: string }[] = [];
   let dir: string;
   const children: ChildProcess[] = [];
   beforeAll(async () => {
@@ -86,6 +87,20 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
       ctx.events.on('call.transferred', (e) => {
         transfers.push({ callId: e.call.callId, to: e.to });
         callEvents.push({ name: 'transferred', callId: e.call.callId, to: e.to });
+      });
+      ctx.events.on('call.offered', (e) => {
+        const { callId, source, from, to, direction, location } = e.call;
+        offered.push({ callId, source, from, to, direction, location });
+        callEvents.push({ name: 'offered', callId });
+      });
+      ctx.events.on('call.connected', (e) => {
+        callEvents.push({ name: 'connected', callId: e.call.callId });
+      });
+      ctx.events.on('call.assigned', (e) => {
+        callEvents.push({ name: 'assigned', callId: e.call.callId, workgroup: e.workgroup });
+      });
+      ctx.events.on('call.disconnected', (e) => {
+        callEvents.push({ name: 'disconnected', callId: e.call.callId });
       });
       ctx.events.on('call.held', (e) => {
         callEvents.push({ name: 'held', callId: e.call.callId, leg: e.leg });
@@ -274,7 +289,7 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
     expect(correlation).toBeGreaterThanOrEqual(0.95);
   }, 90_000);
 
-  it('raises held and resumed for a re-INVITE hold, and transferred when a re-INVITE names another party', async () => {
+  it('raises the call events handlers see — offered to disconnected, with held, resumed and transferred by re-INVITE — with ANI, DNIS, direction and location', async () => {
     const { port: sipPort } = (await (await fetch(`${host.url}/api/v1/sip`)).json()) as { port: number };
     const pbx = sipp(['-sf', join(SCENARIOS, 'callee-hold-transfer.xml'), '-i', '127.0.0.1', '-p', String(holdPort), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
     children.push(pbx.proc);
@@ -291,10 +306,15 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
     );
     const mine = callEvents.filter((e) => e.callId === items[0]!.callId).map(({ callId: _, ...e }) => e);
     expect(mine).toEqual([
+      { name: 'offered' },
+      { name: 'connected' },
+      { name: 'assigned', workgroup: 'billing' },
       { name: 'held', leg: 'callee' },
       { name: 'resumed', leg: 'callee' },
       { name: 'transferred', to: 'sip:2002@127.0.0.1' },
+      { name: 'disconnected' },
     ]);
+    expect(offered.find((o) => o.callId === items[0]!.callId)).toEqual({ callId: items[0]!.callId, source: 'sip', from: 'sipp', to: '400100', direction: 'inbound', location: 'default' });
   }, 60_000);
 
   it('keeps every digit of sipp’s RFC 4733 pcaps as DTMF events, in order, on the caller’s leg', async () => {
