@@ -10,6 +10,7 @@ import { benchHandlers } from './handlers.ts';
 import { benchInsertion } from './insertion.ts';
 import { benchFailover } from './failover.ts';
 import { benchSip } from './sip.ts';
+import { benchSipInsertion } from './sip-insertion.ts';
 import { benchMediaCapacity } from './media-capacity.ts';
 import { benchRelayLatency } from './relay-latency.ts';
 import { benchTrueSpeech } from './truespeech.ts';
@@ -33,6 +34,7 @@ const benches: Bench[] = [
   { name: 'handlers', run: async () => ({ ...(await benchHandlers()) }) },
   { name: 'insertion', run: async () => ({ ...(await benchInsertion()) }) },
   { name: 'failover', run: async () => ({ ...(await benchFailover()) }) },
+  { name: 'sip-insertion', run: async () => ({ ...(await benchSipInsertion()) }) },
   {
     name: 'sip',
     run: async () => {

@@ -21,7 +21,7 @@ export interface SipBenchResult {
   concurrent: { calls: number; passed: boolean; stored: number; seconds: number }[];
 }
 
-async function freeUdpPort(): Promise<number> {
+export async function freeUdpPort(): Promise<number> {
   const s = createSocket('udp4');
   await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
   const { port } = s.address();
