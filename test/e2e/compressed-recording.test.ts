@@ -41,12 +41,12 @@ afterAll(async () => {
 });
 
 /** Places a 3 s call in `workgroup`; returns the recording's row and its audio as served by the API. */
-async function recordCall(workgroup: string): Promise<{ row: { mime: string; channels: number; mediaPath: string; fileName: string }; audio: Buffer; contentType: string | null; started: { fileName: string } }> {
+async function recordCall(workgroup: string): Promise<{ row: { mime: string; channels: number; mediaPath: string; fileName: string; samples: number }; audio: Buffer; contentType: string | null; started: { fileName: string } }> {
   const call = await placeSimulatedCall({ hostUrl: host.url, callerAudio, calleeAudio, durationMs: 3000, workgroup });
   const started = call.recordings[0]!;
   const [stored] = await waitForStoredRecordings(host.url, call.callId);
   expect(stored!.status).toBe('stored');
-  const row = (await (await fetch(`${host.url}/api/v1/recordings/${started.recordingId}`)).json()) as { mime: string; channels: number; mediaPath: string; fileName: string };
+  const row = (await (await fetch(`${host.url}/api/v1/recordings/${started.recordingId}`)).json()) as { mime: string; channels: number; mediaPath: string; fileName: string; samples: number };
   const res = await fetch(`${host.url}/api/v1/recordings/${started.recordingId}/audio`);
   return { row, audio: Buffer.from(await res.arrayBuffer()), contentType: res.headers.get('content-type'), started };
 }
@@ -70,7 +70,9 @@ describe('Recorder policies with compression, end to end', () => {
     writeFileSync(path, audio);
     expect(ffprobe(path)).toMatchObject({ codec: 'opus', channels: 2 });
     const [left, right] = ffmpegDecode(path, 2);
-    expect(Math.abs(left!.length - 24000)).toBeLessThan(800);
+    // As long as the recording says (its granules trimmed to the true length), and at least the 3 s call.
+    expect(Math.abs(left!.length - row.samples)).toBeLessThanOrEqual(160);
+    expect(left!.length).toBeGreaterThan(24000 - 160);
     const l = matches(callerAudio, left!);
     const r = matches(calleeAudio, right!);
     expect(l.correlation).toBeGreaterThan(0.8);
@@ -85,7 +87,9 @@ describe('Recorder policies with compression, end to end', () => {
     expect(contentType).toBe('audio/wav');
     const info = parseWav(audio);
     expect(info).toMatchObject({ formatTag: 0x31, channels: 1, blockAlign: 65 });
-    expect(Math.abs(info.factFrames! - 24000)).toBeLessThan(800);
+    // The fact chunk says the recording's true length: what the Recorder stored, at least the 3 s call.
+    expect(info.factFrames).toBe(row.samples);
+    expect(info.factFrames!).toBeGreaterThan(24000 - 160);
     const path = join(dir, 'call-gsm.wav');
     writeFileSync(path, audio);
     expect(ffprobe(path).durationTs).toBe(info.factFrames);

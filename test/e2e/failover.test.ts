@@ -96,9 +96,10 @@ describe('a media server SIGKILLed during a recorded call', () => {
         const [left] = ffmpegDecode(file, 2);
         const from = Math.round(((recordingOffsetMs + segment.startMs) / 1000) * 8000);
         // One second of the segment, one second in, against the caller's audio at that moment.
+        // Found within a second either way of where the clocks put it (a loaded machine skews them).
         const piece = left!.subarray(8000, 16000);
-        const expected = caller.subarray(from + 8000, from + 16000);
-        expect(alignedCorrelation(expected, piece, 1600).correlation, `segment ${segment.index}`).toBeGreaterThan(0.9);
+        const around = caller.subarray(Math.max(0, from - 8000), from + 32000);
+        expect(alignedCorrelation(piece, around, around.length, piece.length).correlation, `segment ${segment.index}`).toBeGreaterThan(0.9);
         coveredMs += segment.durationMs!;
       }
       // Segments plus gap span the recording: from its start to the hang-up.

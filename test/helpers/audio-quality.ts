@@ -48,9 +48,11 @@ export function correlationAtLag(reference: Samples, test: Samples, lag: number)
  * Best-alignment normalised cross-correlation: searches lags in [-maxLag, maxLag] and returns
  * the one with the highest correlation (the same value `correlationAtLag` gives at that lag).
  * All lags at once through an FFT cross-correlation and running energy sums, so a search as wide
- * as a recording's whole lead-in (seconds) costs about as much as a narrow one.
+ * as a recording's whole lead-in (seconds) costs about as much as a narrow one. Lags where the two
+ * overlap by fewer than `minOverlap` samples (default: half the shorter signal) are skipped: a few
+ * samples correlate well with anything.
  */
-export function alignedCorrelation(reference: Samples, test: Samples, maxLag = 400): Alignment {
+export function alignedCorrelation(reference: Samples, test: Samples, maxLag = 400, minOverlap = Math.floor(Math.min(reference.length, test.length) / 2)): Alignment {
   const lenR = reference.length;
   const lenT = test.length;
   let n = 1;
@@ -82,8 +84,9 @@ export function alignedCorrelation(reference: Samples, test: Samples, maxLag = 4
   for (let lag = -maxLag; lag <= maxLag; lag++) {
     const start = Math.max(0, -lag);
     const end = Math.min(lenR, lenT - lag);
+    if (end - start < Math.max(1, minOverlap)) continue;
     let c = 0;
-    if (end > start) {
+    {
       const rr = er[end]! - er[start]!;
       const tt = et[end + lag]! - et[start + lag]!;
       const rt = tRe[(lag + n) % n]! / n;
@@ -92,7 +95,7 @@ export function alignedCorrelation(reference: Samples, test: Samples, maxLag = 4
     }
     if (c > best.correlation) best = { lag, correlation: c };
   }
-  return best;
+  return best.correlation === -Infinity ? { lag: 0, correlation: 0 } : best;
 }
 
 /** The overlapping parts of reference and test once test is shifted back by `lag`. */

@@ -93,10 +93,12 @@ describe('media server: Opus legs, DTMF and loss', () => {
         }
       }
       await sleep(40);
+      const stopAsked = performance.now();
       const stopped = await api('POST', '/v1/recordings/r-opus/stop');
       expect(stopped.status).toBe(200);
       const result = RecordingResult.parse(stopped.json);
-      expect(result.samples).toBeGreaterThanOrEqual(Math.floor((performance.now() - t0 - 100) * 8));
+      // At least from the start's answer to the stop's request (the stop itself may take long on a loaded machine).
+      expect(result.samples).toBeGreaterThanOrEqual(Math.floor((stopAsked - t0 - 20) * 8));
 
       // The digit: its place is where packet 30 of the caller landed, 200 ms long.
       expect(result.dtmf).toHaveLength(1);
