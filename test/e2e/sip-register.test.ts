@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, symlinkSync } from 'node:fs';
@@ -9,17 +9,10 @@ import type { Host } from '../../core/host.ts';
 import { freeUdpPort } from '../helpers/free-port.ts';
 import { startTestHost } from '../helpers/host.ts';
 import { until } from '../helpers/until.ts';
+import { SIPP_SCENARIOS, sipp } from '../helpers/sipp.ts';
 
-const SCENARIOS = new URL('../../examples/sipp/', import.meta.url).pathname;
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 
-function sipp(args: string[], cwd: string): { proc: ChildProcess; exited: Promise<number | null>; output: () => string } {
-  const proc = spawn('sipp', ['-nostdin', '-trace_err', '-timeout', '30s', '-timeout_error', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  return { proc, exited: new Promise((r) => proc.on('exit', (code) => r(code))), output: () => out };
-}
 
 /** A bare UDP SIP peer: sends a request and collects what comes back. */
 async function udpPeer() {
@@ -148,12 +141,12 @@ describe('agent phones registering with the SIP registrar', () => {
 
   it('sends a call for the number to the phone sipp registered (Digest by sipp), and records it', async () => {
     const phonePort = await freeUdpPort();
-    const reg = sipp(['-sf', join(SCENARIOS, 'register.xml'), `127.0.0.1:${sipPort}`, '-s', '1001', '-au', '1001', '-ap', password, '-i', '127.0.0.1', '-p', String(await freeUdpPort()), '-m', '1', '-key', 'contact', `sip:1001@127.0.0.1:${phonePort}`], dir);
+    const reg = sipp(['-sf', join(SIPP_SCENARIOS, 'register.xml'), `127.0.0.1:${sipPort}`, '-s', '1001', '-au', '1001', '-ap', password, '-i', '127.0.0.1', '-p', String(await freeUdpPort()), '-m', '1', '-key', 'contact', `sip:1001@127.0.0.1:${phonePort}`], dir);
     children.push(reg.proc);
     expect(await reg.exited, reg.output()).toBe(0);
     expect((await sipStats()).registrations.map((r) => r.contact)).toEqual([`sip:1001@127.0.0.1:${phonePort}`]);
 
-    const phone = sipp(['-sf', join(SCENARIOS, 'callee-reinvite.xml'), '-i', '127.0.0.1', '-p', String(phonePort), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
+    const phone = sipp(['-sf', join(SIPP_SCENARIOS, 'callee-reinvite.xml'), '-i', '127.0.0.1', '-p', String(phonePort), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
     children.push(phone.proc);
     await new Promise((r) => setTimeout(r, 300));
     const caller = sipp(['-sn', 'uac', `127.0.0.1:${sipPort}`, '-s', '1001', '-i', '127.0.0.1', '-p', String(await freeUdpPort()), '-m', '1', '-d', '1500'], dir);

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,22 +8,14 @@ import { alignedCorrelation } from '../helpers/audio-quality.ts';
 import { ffmpegDecode } from '../helpers/ffmpeg-audio.ts';
 import { startTestHost } from '../helpers/host.ts';
 import { until } from '../helpers/until.ts';
+import { SIPP_SCENARIOS, sipp } from '../helpers/sipp.ts';
 import { freeTcpPort, freeUdpPort } from '../helpers/free-port.ts';
 import { pcapRtpPayloads } from '../helpers/pcap.ts';
 import { execFileSync } from 'node:child_process';
 
 const PCAPS = '/usr/share/sip-tester';
-const SCENARIOS = new URL('../../examples/sipp/', import.meta.url).pathname;
 
 
-/** sipp as a child, in a folder where its scenarios find `pcap/...`; resolves with its exit code. */
-function sipp(args: string[], cwd: string): { proc: ChildProcess; exited: Promise<number | null>; output: () => string } {
-  const proc = spawn('sipp', ['-nostdin', '-trace_err', '-timeout', '40s', '-timeout_error', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  return { proc, exited: new Promise((r) => proc.on('exit', (code) => r(code))), output: () => out };
-}
 
 /** The A-law audio in a sipp sample pcap, decoded by ffmpeg: the independent reference. */
 function pcapAudio(file: string, dir: string): Int16Array {
@@ -166,10 +158,10 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
   it('records a dynamic call from when the recording starts: both sides re-INVITEd to the media server and back, ffmpeg hears the pcap', async () => {
     const sipStats = async () => (await (await fetch(`${host.url}/api/v1/sip`)).json()) as { port: number; reinvites: number };
     const { port: sipPort, reinvites: reinvitesBefore } = await sipStats();
-    const callee = sipp(['-sf', join(SCENARIOS, 'callee-reinvite.xml'), '-i', '127.0.0.1', '-p', String(dynamicUasPort), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
+    const callee = sipp(['-sf', join(SIPP_SCENARIOS, 'callee-reinvite.xml'), '-i', '127.0.0.1', '-p', String(dynamicUasPort), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
     children.push(callee.proc);
     await new Promise((r) => setTimeout(r, 300));
-    const caller = sipp(['-sf', join(SCENARIOS, 'caller-reinvite.xml'), `127.0.0.1:${sipPort}`, '-s', '700100', '-i', '127.0.0.1', '-p', String(await freeUdpPort()), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
+    const caller = sipp(['-sf', join(SIPP_SCENARIOS, 'caller-reinvite.xml'), `127.0.0.1:${sipPort}`, '-s', '700100', '-i', '127.0.0.1', '-p', String(await freeUdpPort()), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
     children.push(caller.proc);
     type CallView = { callId: string; to: string; audioPath: string; mediaServerId: string | null; legs: { role: string }[] };
     const callView = async (id: string) => (await (await fetch(`${host.url}/api/v1/calls/${id}`)).json()) as CallView;
@@ -217,10 +209,10 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
   it('re-INVITEs both sides to another media server when the one recording the call is SIGKILLed, and the recording goes on', async () => {
     const sipStats = async () => (await (await fetch(`${host.url}/api/v1/sip`)).json()) as { port: number; reinvites: number };
     const { port: sipPort, reinvites: reinvitesBefore } = await sipStats();
-    const callee = sipp(['-sf', join(SCENARIOS, 'callee-reinvite.xml'), '-i', '127.0.0.1', '-p', String(failoverUasPort), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
+    const callee = sipp(['-sf', join(SIPP_SCENARIOS, 'callee-reinvite.xml'), '-i', '127.0.0.1', '-p', String(failoverUasPort), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
     children.push(callee.proc);
     await new Promise((r) => setTimeout(r, 300));
-    const caller = sipp(['-sf', join(SCENARIOS, 'caller-reinvite.xml'), `127.0.0.1:${sipPort}`, '-s', '600100', '-i', '127.0.0.1', '-p', String(await freeUdpPort()), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
+    const caller = sipp(['-sf', join(SIPP_SCENARIOS, 'caller-reinvite.xml'), `127.0.0.1:${sipPort}`, '-s', '600100', '-i', '127.0.0.1', '-p', String(await freeUdpPort()), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
     children.push(caller.proc);
     type CallView = { callId: string; to: string; mediaServerId: string | null; legs: { role: string }[]; recordings: { recordingId: string }[] };
     const { items } = await until(
@@ -259,11 +251,11 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
 
   it('transfers a call blind by REFER: the target is called through the routes, takes the agent’s place, and the recording goes on with its voice', async () => {
     const { port: sipPort } = (await (await fetch(`${host.url}/api/v1/sip`)).json()) as { port: number };
-    const target = sipp(['-sf', join(SCENARIOS, 'callee-pcap.xml'), '-i', '127.0.0.1', '-p', String(targetPort), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
-    const agent = sipp(['-sf', join(SCENARIOS, 'transferor.xml'), '-i', '127.0.0.1', '-p', String(transferorPort), '-mp', String(await freeUdpPort()), '-m', '1', '-key', 'target', `sip:2000@127.0.0.1:${sipPort}`], dir);
+    const target = sipp(['-sf', join(SIPP_SCENARIOS, 'callee-pcap.xml'), '-i', '127.0.0.1', '-p', String(targetPort), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
+    const agent = sipp(['-sf', join(SIPP_SCENARIOS, 'transferor.xml'), '-i', '127.0.0.1', '-p', String(transferorPort), '-mp', String(await freeUdpPort()), '-m', '1', '-key', 'target', `sip:2000@127.0.0.1:${sipPort}`], dir);
     children.push(target.proc, agent.proc);
     await new Promise((r) => setTimeout(r, 300));
-    const caller = sipp(['-sf', join(SCENARIOS, 'caller-reinvite.xml'), `127.0.0.1:${sipPort}`, '-s', '500100', '-i', '127.0.0.1', '-p', String(await freeUdpPort()), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
+    const caller = sipp(['-sf', join(SIPP_SCENARIOS, 'caller-reinvite.xml'), `127.0.0.1:${sipPort}`, '-s', '500100', '-i', '127.0.0.1', '-p', String(await freeUdpPort()), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
     children.push(caller.proc);
     const codes = await Promise.all([caller.exited, agent.exited, target.exited]);
     expect(codes, `${caller.output()}\n${agent.output()}\n${target.output()}`).toEqual([0, 0, 0]);
@@ -291,7 +283,7 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
 
   it('raises the call events handlers see — offered to disconnected, with held, resumed and transferred by re-INVITE — with ANI, DNIS, direction and location', async () => {
     const { port: sipPort } = (await (await fetch(`${host.url}/api/v1/sip`)).json()) as { port: number };
-    const pbx = sipp(['-sf', join(SCENARIOS, 'callee-hold-transfer.xml'), '-i', '127.0.0.1', '-p', String(holdPort), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
+    const pbx = sipp(['-sf', join(SIPP_SCENARIOS, 'callee-hold-transfer.xml'), '-i', '127.0.0.1', '-p', String(holdPort), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
     children.push(pbx.proc);
     await new Promise((r) => setTimeout(r, 300));
     const caller = sipp(['-sn', 'uac', `127.0.0.1:${sipPort}`, '-s', '400100', '-i', '127.0.0.1', '-p', String(await freeUdpPort()), '-m', '1', '-d', '4000'], dir);
@@ -322,7 +314,7 @@ describe('SIP calls through the B2BUA, with sipp on both sides', () => {
     const callee = sipp(['-sn', 'uas', '-i', '127.0.0.1', '-p', String(dtmfUasPort), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
     children.push(callee.proc);
     await new Promise((r) => setTimeout(r, 300));
-    const caller = sipp(['-sf', join(SCENARIOS, 'caller-dtmf.xml'), `127.0.0.1:${sipPort}`, '-s', '810100', '-i', '127.0.0.1', '-p', String(await freeUdpPort()), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
+    const caller = sipp(['-sf', join(SIPP_SCENARIOS, 'caller-dtmf.xml'), `127.0.0.1:${sipPort}`, '-s', '810100', '-i', '127.0.0.1', '-p', String(await freeUdpPort()), '-mp', String(await freeUdpPort()), '-m', '1'], dir);
     children.push(caller.proc);
     const [callerCode, calleeCode] = await Promise.all([caller.exited, callee.exited]);
     expect(callerCode, caller.output()).toBe(0);
