@@ -374,8 +374,8 @@ static udp_set *get_set(napi_env env, napi_value value) {
 
 static napi_value make_buffer(napi_env env, size_t bytes, void **data, napi_ref *ref) {
   napi_value buffer;
+  /* Zero-filled by V8, lazily: pages a batch never reaches stay unmapped. */
   CHECK(napi_create_arraybuffer(env, bytes, data, &buffer));
-  memset(*data, 0, bytes);
   CHECK(napi_create_reference(env, buffer, 1, ref));
   return buffer;
 }
