@@ -66,8 +66,20 @@ class NativeUdpSocket implements UdpSocket {
   }
 }
 
+/** What a native set has done since it opened. */
+export interface NativeUdpStats {
+  /** JavaScript callbacks: one per wake-up (or per 1024 datagrams). */
+  batches: number;
+  /** Table entries delivered: datagrams and receive errors. */
+  received: number;
+  /** Datagrams handed to the kernel, and those it refused. */
+  sent: number;
+  sendFailures: number;
+}
+
 export class NativeUdpTransport implements UdpTransport {
   readonly kind = 'native' as const;
+  readonly stats: NativeUdpStats = { batches: 0, received: 0, sent: 0, sendFailures: 0 };
   private readonly addon: NativeUdpAddon;
   private readonly handle: unknown;
   private readonly fields: number;
@@ -172,6 +184,8 @@ export class NativeUdpTransport implements UdpTransport {
     const arrivalMs = performance.now();
     const t = this.recvTable;
     const fields = this.fields;
+    this.stats.batches++;
+    this.stats.received += count;
     let thrown: { error: unknown } | undefined;
     this.inBatch = true;
     try {
@@ -271,12 +285,14 @@ export class NativeUdpTransport implements UdpTransport {
     this.sendCount = 0;
     this.sendUsed = 0;
     const failures = this.closed ? count : this.addon.flush(this.handle, count);
+    this.stats.sent += count - failures;
+    this.stats.sendFailures += failures;
     // Outcomes are read out first: a handler that sends again refills the table.
     const t = this.sendTable;
     for (let i = 0; i < count; i++) {
       const base = i * this.fields;
       this.outcomeIds[i] = t[base + F.id]!;
-      this.outcomeOk[i] = failures === 0 || t[base + F.status] === 0 ? 1 : 0;
+      this.outcomeOk[i] = failures === 0 || (failures < count && t[base + F.status] === 0) ? 1 : 0;
     }
     for (let i = 0; i < count; i++) {
       this.socketOf(this.outcomeIds[i]!)?.handlers?.onSent(this.outcomeOk[i] === 1);
