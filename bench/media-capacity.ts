@@ -14,8 +14,9 @@
  * fails. Then the same with mixed calls: an Opus caller (48 kHz RTP, decoded by libopus) and a
  * PCMU callee.
  *
- * The reference: a process pinned to core 0 that only counts datagrams on one socket while the
- * generator blasts 172-byte datagrams (a G.711 packet's size) at it as fast as it can.
+ * The reference: a process pinned to core 0 that only counts datagrams on one socket (node:dgram,
+ * a 4 MiB receive queue) while the generator blasts 172-byte datagrams (a G.711 packet's size)
+ * at it as fast as it can.
  *
  * The media server runs once per UDP transport (`transports`): the native socket set (batched
  * recvmmsg/sendmmsg, docs/native-udp.md), then node:dgram for comparison.
@@ -232,9 +233,13 @@ export async function benchMediaCapacity(options: MediaCapacityOptions = {}): Pr
         ['Opus+G.711', true, options.opusSteps ?? [100, 200, 300, 400, 500, 600, 800]],
       ] as const) {
         let best: StepResult | undefined;
+        const cpuBySteps: string[] = [];
         for (const calls of steps) {
           const r = await step(calls, opus, windowSeconds, server, controlUrl, load, sink.port, recordingsDir);
           process.stderr.write(`media-capacity ${udp} ${label} ${calls} calls: ${JSON.stringify(r)}\n`);
+          // CPU at equal load compares the transports even where both pass or both fail.
+          cpuBySteps.push(`${calls}: ${r.cpu.toFixed(2)}${r.ok ? '' : ' (failed)'}`);
+          out[`${udp} ${label}: server CPU by step (calls: CPU)`] = cpuBySteps.join(', ');
           if (!r.ok) {
             out[`${udp} ${label}: first failing step`] = `${calls} calls: sent ${r.sent}, received ${r.received}, placed ${r.placed}, late ${r.late}, dropped ${r.dropped}, CPU ${r.cpu.toFixed(2)}, loop delay max ${r.eventLoopDelayMaxMs.toFixed(0)} ms`;
             break;
