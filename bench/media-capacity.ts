@@ -31,13 +31,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const SECRET = 'media-capacity-bench-secret';
-const DEFAULT_STEPS = [100, 200, 400, 600, 800, 1000, 1200, 1400, 1600, 1800];
+const DEFAULT_STEPS = [100, 200, 300, 400, 500, 600, 700, 800, 1000, 1200, 1400, 1600, 1800];
 const here = fileURLToPath(new URL('.', import.meta.url));
 
 export interface MediaCapacityOptions {
   /** The media server's UDP transports, each measured in turn. Default native, then dgram. */
   transports?: ('native' | 'dgram')[];
-  /** Call counts to try, in order; stops at the first that loses anything. Default 100, 200, 400, 600, 800, 1000, 1200, 1400, 1600, 1800. */
+  /** Call counts to try, in order; stops at the first that loses anything. Default 100, 200, 300 ... 800 by 100, then 1000 ... 1800 by 200. */
   steps?: number[];
   /** Opus (mixed) call counts. Default 100, 200, 300, 400, 500, 600, 800. */
   opusSteps?: number[];
