@@ -14,8 +14,12 @@
  * fails. Then the same with mixed calls: an Opus caller (48 kHz RTP, decoded by libopus) and a
  * PCMU callee.
  *
- * The reference: a process pinned to core 0 that only counts datagrams on one socket while the
- * generator blasts 172-byte datagrams (a G.711 packet's size) at it as fast as it can.
+ * The reference: a process pinned to core 0 that only counts datagrams on one socket (node:dgram,
+ * a 4 MiB receive queue) while the generator blasts 172-byte datagrams (a G.711 packet's size)
+ * at it as fast as it can.
+ *
+ * The media server runs once per UDP transport (`transports`): the native socket set (batched
+ * recvmmsg/sendmmsg, docs/native-udp.md), then node:dgram for comparison.
  *
  * CAPSTAN_BENCH_CPU_PROF=<dir> runs the media server with --cpu-prof into that folder.
  */
@@ -27,10 +31,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const SECRET = 'media-capacity-bench-secret';
+const DEFAULT_STEPS = [100, 200, 300, 400, 500, 600, 700, 800, 1000, 1200, 1400, 1600, 1800];
 const here = fileURLToPath(new URL('.', import.meta.url));
 
 export interface MediaCapacityOptions {
-  /** Call counts to try, in order; stops at the first that loses anything. Default 100, 200, 400, 600, 800, 1000, 1200, 1400. */
+  /** The media server's UDP transports, each measured in turn. Default native, then dgram. */
+  transports?: ('native' | 'dgram')[];
+  /** Call counts to try, in order; stops at the first that loses anything. Default 100, 200, 300 ... 800 by 100, then 1000 ... 1800 by 200. */
   steps?: number[];
   /** Opus (mixed) call counts. Default 100, 200, 300, 400, 500, 600, 800. */
   opusSteps?: number[];
@@ -54,6 +61,10 @@ interface StepResult {
   eventLoopDelayMaxMs: number;
   rssMiB: number;
   generatorBehindMaxMs: number;
+  /** Datagrams the generator's kernel refused to send (not the server's loss). */
+  generatorRefused: number;
+  /** Native socket set only: datagrams handed to JavaScript per callback. */
+  datagramsPerBatch?: number;
 }
 
 interface Child {
@@ -125,8 +136,8 @@ async function step(calls: number, opus: boolean, windowSeconds: number, server:
     for (const leg of res.legs as { legId: string; rtp: { port: number } }[]) ports.push({ port: leg.rtp.port, kind: opus && leg.legId === 'caller' ? 'opus' : 'pcmu' });
   });
   await server.ask({ cmd: 'usage' }); // resets the server's CPU and event-loop counters
-  const played = await load.ask<{ sent: number[]; behindMaxMs: number }>({ cmd: 'play', legs: ports, seconds: windowSeconds });
-  const usage = await server.ask<{ cpu: number; cpuSystem: number; eventLoopDelayMaxMs: number; rssMiB: number }>({ cmd: 'usage' });
+  const played = await load.ask<{ sent: number[]; behindMaxMs: number; refused: number }>({ cmd: 'play', legs: ports, seconds: windowSeconds });
+  const usage = await server.ask<{ cpu: number; cpuSystem: number; eventLoopDelayMaxMs: number; rssMiB: number; datagramsPerBatch?: number }>({ cmd: 'usage' });
   await new Promise((r) => setTimeout(r, 300)); // the last packets land (jitter delay is 200 ms)
   let received = 0;
   let placed = 0;
@@ -159,7 +170,21 @@ async function step(calls: number, opus: boolean, windowSeconds: number, server:
     eventLoopDelayMaxMs: usage.eventLoopDelayMaxMs,
     rssMiB: usage.rssMiB,
     generatorBehindMaxMs: played.behindMaxMs,
+    generatorRefused: played.refused,
+    ...(usage.datagramsPerBatch !== undefined ? { datagramsPerBatch: usage.datagramsPerBatch } : {}),
   };
+}
+
+/** CPU µs one relayed datagram costs its sender on core 0 (bench/media-capacity/send-cost-process.ts). */
+async function relaySendCost(sink: number, sockets: number): Promise<{ oneSocketUs: number; manySocketsUs: number; sockets: number }> {
+  const proc = spawn('taskset', ['-c', '0', process.execPath, '--import', 'tsx', join(here, 'media-capacity', 'send-cost-process.ts'), String(sink), String(sockets)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  spawned.push(proc);
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  await once(proc, 'exit');
+  return JSON.parse(out.trim()) as { oneSocketUs: number; manySocketsUs: number; sockets: number };
 }
 
 async function bareCeiling(load: Child, seconds: number): Promise<{ packetsPerSecond: number; cpu: number; sentPerSecond: number }> {
@@ -181,44 +206,60 @@ export async function benchMediaCapacity(options: MediaCapacityOptions = {}): Pr
   const dataDir = await mkdtemp(join(tmpdir(), 'capstan-media-capacity-'));
   const sink = await blackhole();
   const load = pinned(1, 'load-process.ts', []);
-  await load.ask(undefined);
-  const out: Record<string, unknown> = {};
+  const { udp: generatorUdp } = await load.ask<{ udp: string }>(undefined);
+  const out: Record<string, unknown> = { 'load generator sends through': generatorUdp === 'native' ? 'the native socket set (sendmmsg)' : 'node:dgram' };
   try {
     const bare = await bareCeiling(load, options.bareSeconds ?? 5);
     out['bare socket: datagrams/s received on one core'] = Math.round(bare.packetsPerSecond);
     out['bare socket: receiver CPU (1 = one core)'] = bare.cpu;
     out['bare socket: datagrams/s sent'] = Math.round(bare.sentPerSecond);
     out['bare socket: G.711 calls equivalent (100 packets/s each)'] = Math.round(bare.packetsPerSecond / 100);
+    if (generatorUdp === 'native') {
+      // What the relay alone costs the server's core per packet, at the largest step's socket count.
+      const cost = await relaySendCost(sink.port, 2 * Math.max(...(options.steps ?? DEFAULT_STEPS)));
+      out['relay send to the sink: CPU µs per datagram, from 1 socket'] = cost.oneSocketUs;
+      out[`relay send to the sink: CPU µs per datagram, round-robin over ${cost.sockets} sockets`] = cost.manySocketsUs;
+    }
 
     const prof = process.env.CAPSTAN_BENCH_CPU_PROF;
-    const server = pinned(0, 'server-process.ts', ['media', dataDir], prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []);
-    const { controlUrl } = await server.ask<{ controlUrl: string }>(undefined);
-    const recordingsDir = join(dataDir, 'recordings');
-    for (const [label, opus, steps] of [
-      ['G.711', false, options.steps ?? [100, 200, 400, 600, 800, 1000, 1200, 1400]],
-      ['Opus+G.711', true, options.opusSteps ?? [100, 200, 300, 400, 500, 600, 800]],
-    ] as const) {
-      let best: StepResult | undefined;
-      for (const calls of steps) {
-        const r = await step(calls, opus, windowSeconds, server, controlUrl, load, sink.port, recordingsDir);
-        process.stderr.write(`media-capacity ${label} ${calls} calls: ${JSON.stringify(r)}\n`);
-        if (!r.ok) {
-          out[`${label}: first failing step`] = `${calls} calls: sent ${r.sent}, received ${r.received}, placed ${r.placed}, late ${r.late}, dropped ${r.dropped}, CPU ${r.cpu.toFixed(2)}, loop delay max ${r.eventLoopDelayMaxMs.toFixed(0)} ms`;
-          break;
+    for (const udp of options.transports ?? ['native', 'dgram']) {
+      const server = pinned(0, 'server-process.ts', ['media', join(dataDir, udp), udp], prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []);
+      const { controlUrl, udp: running } = await server.ask<{ controlUrl: string; udp: string }>(undefined);
+      // A native run that silently fell back to node:dgram would measure the wrong thing.
+      if (running !== udp) throw new Error(`media-capacity: asked for the ${udp} transport, the server runs ${running}`);
+      const recordingsDir = join(dataDir, udp, 'recordings');
+      for (const [label, opus, steps] of [
+        ['G.711', false, options.steps ?? DEFAULT_STEPS],
+        ['Opus+G.711', true, options.opusSteps ?? [100, 200, 300, 400, 500, 600, 800]],
+      ] as const) {
+        let best: StepResult | undefined;
+        const cpuBySteps: string[] = [];
+        for (const calls of steps) {
+          const r = await step(calls, opus, windowSeconds, server, controlUrl, load, sink.port, recordingsDir);
+          process.stderr.write(`media-capacity ${udp} ${label} ${calls} calls: ${JSON.stringify(r)}\n`);
+          // CPU at equal load compares the transports even where both pass or both fail.
+          cpuBySteps.push(`${calls}: ${r.cpu.toFixed(2)}${r.ok ? '' : ' (failed)'}`);
+          out[`${udp} ${label}: server CPU by step (calls: CPU)`] = cpuBySteps.join(', ');
+          if (!r.ok) {
+            out[`${udp} ${label}: first failing step`] = `${calls} calls: sent ${r.sent}, received ${r.received}, placed ${r.placed}, late ${r.late}, dropped ${r.dropped}, CPU ${r.cpu.toFixed(2)}, loop delay max ${r.eventLoopDelayMaxMs.toFixed(0)} ms`;
+            break;
+          }
+          best = r;
         }
-        best = r;
+        out[`${udp} ${label}: most calls on one core with no loss, no late`] = best?.calls ?? 0;
+        if (best) {
+          out[`${udp} ${label}: server CPU at that count (1 = one core)`] = best.cpu;
+          out[`${udp} ${label}: of which kernel`] = best.cpuSystem;
+          out[`${udp} ${label}: packets/s received at that count`] = Math.round(best.received / windowSeconds);
+          out[`${udp} ${label}: event-loop delay max (ms)`] = best.eventLoopDelayMaxMs;
+          out[`${udp} ${label}: server RSS (MiB)`] = Math.round(best.rssMiB);
+          if (best.datagramsPerBatch !== undefined) out[`${udp} ${label}: datagrams per JavaScript callback`] = best.datagramsPerBatch;
+          out[`${udp} ${label}: share of the bare-socket ceiling`] = best.received / windowSeconds / bare.packetsPerSecond;
+        }
       }
-      out[`${label}: most calls on one core with no loss, no late`] = best?.calls ?? 0;
-      if (best) {
-        out[`${label}: server CPU at that count (1 = one core)`] = best.cpu;
-        out[`${label}: packets/s received at that count`] = Math.round(best.received / windowSeconds);
-        out[`${label}: event-loop delay max (ms)`] = best.eventLoopDelayMaxMs;
-        out[`${label}: server RSS (MiB)`] = Math.round(best.rssMiB);
-        out[`${label}: share of the bare-socket ceiling`] = best.received / windowSeconds / bare.packetsPerSecond;
-      }
+      server.proc.send({ cmd: 'close' });
+      await once(server.proc, 'exit');
     }
-    server.proc.send({ cmd: 'close' });
-    await once(server.proc, 'exit');
   } catch (e) {
     // Leave no pinned process behind: the server is the only one not closed below.
     for (const child of spawned) if (child.exitCode === null) child.kill();

@@ -23,6 +23,7 @@ export const ErrorCodes = {
   CAPSTAN_ERR_MEDIA_SERVER_UNREACHABLE: { status: 502, message: 'A media server did not answer' },
   CAPSTAN_ERR_MEDIA_SERVER_REFUSED: { status: 502, message: 'A media server refused a request' },
   CAPSTAN_ERR_NO_RTP_PORT: { status: 503, message: 'No free RTP port on the media server' },
+  CAPSTAN_ERR_NATIVE_UDP: { status: 500, message: 'The native UDP addon is not available' },
   CAPSTAN_ERR_UNSUPPORTED_FORMAT: { status: 400, message: 'The recording format is not supported' },
   CAPSTAN_ERR_RTP_INVALID: { status: 400, message: 'An RTP packet is malformed' },
   CAPSTAN_ERR_CODEC_INPUT: { status: 500, message: 'A media codec was given input it cannot process' },

@@ -249,6 +249,7 @@ export class Host {
           rtpPorts: config.mediaServers.rtpPorts,
           retentionDays: config.mediaServers.retentionDays,
           rtpAddress: config.mediaServers.rtpAddress,
+          udp: config.mediaServers.udp,
           dataDir: config.dataDir,
           logLevel: config.logLevel,
           codecModules: config.mediaServers.codecModules,

@@ -1,12 +1,14 @@
 /**
  * The media-capacity benchmark's server side, run pinned to one core (`taskset -c 0`): either a
- * real media server (control API over HTTP, RTP on real sockets, recordings to WAV), or a bare
- * UDP socket loop that only counts datagrams — the reference ceiling. Talks to the benchmark
- * over the IPC channel: { cmd: 'usage' } answers the process's CPU time and event-loop delay
- * since the last ask.
+ * real media server (control API over HTTP, RTP on real sockets — the native socket set or
+ * node:dgram, as the third argument says —, recordings to WAV), or a bare UDP socket loop that
+ * only counts datagrams — the reference ceiling. Talks to the benchmark over the IPC channel:
+ * { cmd: 'usage' } answers the process's CPU time and event-loop delay since the last ask (and,
+ * on the native set, the datagrams per JavaScript callback).
  */
 import { createSocket } from 'node:dgram';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { NativeUdpTransport } from '../../media/rtp/native-udp-transport.ts';
 import { runMediaServer } from '../../media/server/main.ts';
 
 const mode = process.argv[2];
@@ -38,7 +40,12 @@ if (mode === 'bare') {
   socket.on('message', () => {
     received++;
   });
-  socket.bind(0, '127.0.0.1', () => send({ ready: true, port: socket.address().port }));
+  socket.bind(0, '127.0.0.1', () => {
+    // The generator sends in bursts (sendmmsg): a deep queue keeps a burst from overflowing the
+    // socket, so what is counted is what this loop can receive, not what its queue could hold.
+    socket.setRecvBufferSize(4 * 1024 * 1024);
+    send({ ready: true, port: socket.address().port });
+  });
   process.on('message', (m: { cmd: string }) => {
     if (m.cmd === 'usage') send({ ...usage(), received });
     if (m.cmd === 'close') socket.close(() => process.exit(0));
@@ -50,14 +57,26 @@ if (mode === 'bare') {
     port: 0,
     address: '127.0.0.1',
     rtpAddress: '127.0.0.1',
-    rtpPorts: [20000, 29999],
+    // 6000 even ports: 3000 calls; below the kernel's ephemeral ports (32768 up).
+    rtpPorts: [20000, 31999],
     dataDir: process.argv[3]!,
     secret: 'media-capacity-bench-secret',
     logLevel: 'warn',
+    udp: process.argv[4] === 'dgram' ? 'dgram' : 'native',
   });
-  send({ ready: true, controlUrl: server.controlUrl });
+  send({ ready: true, controlUrl: server.controlUrl, udp: server.transport.kind });
+  const native = server.transport instanceof NativeUdpTransport ? server.transport : undefined;
+  let batches = { count: 0, received: 0 };
   process.on('message', (m: { cmd: string }) => {
-    if (m.cmd === 'usage') send(usage());
+    if (m.cmd === 'usage') {
+      const out: Record<string, number> = usage();
+      if (native) {
+        const { batches: count, received } = native.stats;
+        out.datagramsPerBatch = (received - batches.received) / Math.max(1, count - batches.count);
+        batches = { count, received };
+      }
+      send(out);
+    }
     if (m.cmd === 'close') void server.close().then(() => process.exit(0));
   });
 }

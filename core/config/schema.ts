@@ -238,6 +238,12 @@ export const ConfigSchema = z
         rtpPorts: portRange.default('40000-40999'),
         /** Address the embedded media servers receive RTP on. Default 127.0.0.1. */
         rtpAddress: z.string().default('127.0.0.1'),
+        /**
+         * How the embedded media servers read and write RTP: `native` (the native socket set,
+         * recvmmsg/sendmmsg in batches), `dgram` (node:dgram) or `auto` (native when its addon
+         * loads, else dgram with a warning). Default `auto`.
+         */
+        udp: z.enum(['auto', 'native', 'dgram']).default('auto'),
         /** MIME type used when a request leaves the format open (RecordingMimeTypeDefault). Default audio/L16. */
         recordingMimeTypeDefault: recordingMime.default('audio/L16'),
         /** Codec plugin modules the embedded media servers load (`--codec-module`). Default: none. */

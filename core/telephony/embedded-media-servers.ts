@@ -17,6 +17,8 @@ export interface EmbeddedMediaServersOptions {
   /** e.g. 40000-40999, split evenly between the children. */
   rtpPorts: string;
   rtpAddress: string;
+  /** How the children read and write RTP (`--udp`): auto, native or dgram. Default: the children's default (auto). */
+  udp?: 'auto' | 'native' | 'dgram';
   dataDir: string;
   logLevel: string;
   /** Days before never-fetched files are removed (0: never). */
@@ -73,6 +75,7 @@ export class EmbeddedMediaServers {
           '--exit-with-parent',
           '--retention-days', String(options.retentionDays),
           ...(options.codecModules ?? []).flatMap((m) => ['--codec-module', m]),
+          ...(options.udp !== undefined ? ['--udp', options.udp] : []),
         ],
         process: null,
         restartDelay: options.restartDelayMs ?? 1000,

@@ -169,6 +169,7 @@ export class MediaCall {
       leg.notRecorded++;
       return;
     }
+    // Valid until this leg's next packet (the decoder reuses its buffer): the timelines copy it.
     let samples: Int16Array;
     try {
       samples = leg.decoder(packet.payload);

@@ -18,14 +18,28 @@ export function rtpClockRate(codec: LegCodec): number {
   return codec.name === 'opus' ? 48000 : codec.clockRate;
 }
 
+/**
+ * Decodes one payload. The samples returned are only valid until the decoder's next call: the
+ * waveform codecs decode into one buffer per leg, so a packet costs no allocation (the media
+ * path copies the samples onto the timeline at once).
+ */
 export type PayloadDecoder = (payload: Uint8Array) => Int16Array;
 
 /** L16 (RFC 3551 §4.5.11) is big-endian on the wire; a trailing odd byte is ignored. */
-function decodeL16(payload: Uint8Array): Int16Array {
+function decodeL16(payload: Uint8Array, out: Int16Array): Int16Array {
   const n = payload.length >> 1;
-  const out = new Int16Array(n);
   for (let i = 0; i < n; i++) out[i] = ((payload[2 * i]! << 24) >> 16) | payload[2 * i + 1]!;
   return out;
+}
+
+/** A decoder writing into a buffer it keeps, grown when a payload needs more (`samples(length)` samples). */
+function intoBuffer(samples: (length: number) => number, decode: (payload: Uint8Array, out: Int16Array) => Int16Array): PayloadDecoder {
+  let buffer = new Int16Array(160);
+  return (payload) => {
+    const n = samples(payload.length);
+    if (n > buffer.length) buffer = new Int16Array(n);
+    return decode(payload, n === buffer.length ? buffer : buffer.subarray(0, n));
+  };
 }
 
 /** Whether a leg with this codec can be recorded. */
@@ -45,14 +59,14 @@ export function createPayloadDecoder(codec: LegCodec): PayloadDecoder {
   }
   switch (codec.name) {
     case 'PCMU':
-      return (p) => ulawDecode(p);
+      return intoBuffer((bytes) => bytes, ulawDecode);
     case 'PCMA':
-      return (p) => alawDecode(p);
+      return intoBuffer((bytes) => bytes, alawDecode);
     case 'opus': {
       const opus = new OpusRtpDecoder();
       return (p) => opus.decode(p);
     }
     default:
-      return decodeL16;
+      return intoBuffer((bytes) => bytes >> 1, decodeL16);
   }
 }

@@ -326,8 +326,17 @@ export class LegTimeline {
    * are late.
    */
   read(until: number): Int16Array {
+    return this.readInto(until, undefined);
+  }
+
+  /**
+   * As `read`, into `scratch` when it is long enough (the result is then a view of it, valid
+   * until the scratch is reused): the mixer reads every leg of every recording four times a
+   * second, and a fresh array each time is garbage the collector must chase.
+   */
+  readInto(until: number, scratch: Int16Array | undefined): Int16Array {
     const n = Math.max(0, Math.floor(until) - this.readPos);
-    const out = new Int16Array(n);
+    const out = scratch && scratch.length >= n ? scratch.subarray(0, n).fill(0) : new Int16Array(n);
     if (n === 0) return out;
     const start = this.readPos;
     const cap = this.ring.length;

@@ -34,6 +34,8 @@ export class RecordingMixer {
   private readonly marks: PauseMark[] = [];
   private cursor = 0;
   private framesOut = 0;
+  /** Where each leg is read to; grown to the longest read (a tick's worth, or a stop's). */
+  private scratch: [Int16Array, Int16Array] = [new Int16Array(0), new Int16Array(0)];
 
   constructor(legs: MixerLegs, channels: 1 | 2) {
     this.legs = legs;
@@ -93,8 +95,10 @@ export class RecordingMixer {
         segEnd = Math.min(end, next?.startSample ?? end);
       }
       const n = segEnd - this.cursor;
-      const a = this.legs.caller?.read(segEnd);
-      const b = this.legs.callee?.read(segEnd);
+      if (this.scratch[0].length < n) this.scratch = [new Int16Array(n), new Int16Array(n)];
+      // The legs are read into the mixer's own buffers: combine() copies them out at once.
+      const a = this.legs.caller?.readInto(segEnd, this.scratch[0]);
+      const b = this.legs.callee?.readInto(segEnd, this.scratch[1]);
       const part = !mark ? this.combine(n, a, b) : mark.mode === 'silence' ? new Int16Array(n * this.channels) : undefined;
       if (part) {
         parts.push(part);

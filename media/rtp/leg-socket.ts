@@ -9,11 +9,10 @@
  * configured by the host (AllocateCallRequest / SetRemoteRequest). Learning it (symmetric RTP /
  * latching) would let anyone who guesses the port hijack the other party's audio.
  */
-import type { RemoteInfo, Socket } from 'node:dgram';
-import { performance } from 'node:perf_hooks';
 import { isCapstanError } from '../../core/errors.ts';
 import type { Endpoint } from '../control-api.ts';
 import { RtpPacket } from './rtp-packet.ts';
+import type { UdpSocket } from './udp-transport.ts';
 
 /** Counts shared by the media server (all legs) and each leg. */
 export class PacketCounters {
@@ -30,9 +29,14 @@ export class PacketCounters {
 }
 
 export interface LegSocketOptions {
-  socket: Socket;
+  /** A bound socket from the media server's UDP transport (node:dgram or the native set). */
+  socket: UdpSocket;
   port: number;
-  /** Called for every valid packet with the raw datagram and the arrival time (performance.now). */
+  /**
+   * Called for every valid packet with the raw datagram and the arrival time (performance.now).
+   * The packet's views and the datagram are only valid during the call (the native transport
+   * reuses the memory for its next batch): copy what must be kept.
+   */
   onPacket: (packet: RtpPacket, datagram: Buffer, arrivalMs: number) => void;
   /** Server-wide counters, updated alongside the leg's own. */
   serverCounters?: PacketCounters;
@@ -44,7 +48,7 @@ export class LegSocket {
   readonly port: number;
   readonly counters = new PacketCounters();
   relayed = 0;
-  private readonly socket: Socket;
+  private readonly socket: UdpSocket;
   private readonly options: LegSocketOptions;
   private closing: Promise<void> | undefined;
 
@@ -52,9 +56,15 @@ export class LegSocket {
     this.options = options;
     this.socket = options.socket;
     this.port = options.port;
-    this.socket.on('message', (msg, rinfo) => this.receive(msg, rinfo));
-    // An unhandled 'error' event would crash the process; ICMP unreachable and the like are logged.
-    this.socket.on('error', (e) => options.onError?.(e));
+    this.socket.listen({
+      onDatagram: (msg, arrivalMs) => this.receive(msg, arrivalMs),
+      onSent: (ok) => {
+        if (ok) this.relayed++;
+        else this.count('relay-failed');
+      },
+      // Socket errors never close the socket; ICMP unreachable and the like are logged.
+      onError: (e) => options.onError?.(e),
+    });
   }
 
   get closed(): boolean {
@@ -62,28 +72,18 @@ export class LegSocket {
   }
 
   /** Sends a datagram as is (relay). Failures are counted, never thrown. */
-  send(datagram: Buffer, to: Endpoint): void {
+  send(datagram: Uint8Array, to: Endpoint): void {
     if (this.closing) return;
-    this.socket.send(datagram, to.port, to.address, (err) => {
-      if (err) this.count('relay-failed');
-      else this.relayed++;
-    });
+    this.socket.send(datagram, to);
   }
 
   /** Closes the socket. Idempotent. */
   close(): Promise<void> {
-    this.closing ??= new Promise((resolve) => {
-      try {
-        this.socket.close(() => resolve());
-      } catch {
-        resolve(); // already closed
-      }
-    });
+    this.closing ??= this.socket.close().catch(() => {});
     return this.closing;
   }
 
-  private receive(msg: Buffer, _rinfo: RemoteInfo): void {
-    const arrivalMs = performance.now();
+  private receive(msg: Buffer, arrivalMs: number): void {
     this.counters.received++;
     if (this.options.serverCounters) this.options.serverCounters.received++;
     // RTCP multiplexed on the RTP port (RFC 5761) has packet types 200-204 where RTP has M+PT.

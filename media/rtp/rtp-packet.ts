@@ -29,6 +29,13 @@ export interface RtpPacketFields {
 }
 
 const FIXED_HEADER = 12;
+/** Shared by every packet without CSRCs (nearly all): no array per packet. */
+const NO_CSRCS: readonly number[] = Object.freeze([]);
+
+/** Big-endian 32-bit unsigned at `at` (bounds checked by the caller). */
+function u32(buf: Uint8Array, at: number): number {
+  return ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0;
+}
 
 function invalid(reason: RtpInvalidReason, message: string): CapstanError {
   return new CapstanError('CAPSTAN_ERR_RTP_INVALID', message, { details: { reason } });
@@ -64,7 +71,7 @@ export class RtpPacket {
     this.sequenceNumber = fields.sequenceNumber & 0xffff;
     this.timestamp = fields.timestamp >>> 0;
     this.ssrc = fields.ssrc >>> 0;
-    this.csrcs = csrcs.map((c) => c >>> 0);
+    this.csrcs = csrcs.length === 0 ? NO_CSRCS : csrcs.map((c) => c >>> 0);
     this.extension = fields.extension;
     this.payload = fields.payload;
     this.paddingLength = paddingLength;
@@ -76,7 +83,7 @@ export class RtpPacket {
    */
   static parse(buf: Uint8Array): RtpPacket {
     if (buf.length < FIXED_HEADER) throw invalid('too-short', `RTP packet of ${buf.length} bytes is shorter than its 12-byte header`);
-    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    // Fields are read byte by byte, not through a DataView: parse runs for every packet received.
     const b0 = buf[0]!;
     const b1 = buf[1]!;
     const version = b0 >> 6;
@@ -87,13 +94,13 @@ export class RtpPacket {
     let offset = FIXED_HEADER + 4 * csrcCount;
     if (offset > buf.length) throw invalid('bad-csrc', `${csrcCount} CSRCs do not fit in ${buf.length} bytes`);
     const csrcs: number[] = [];
-    for (let i = 0; i < csrcCount; i++) csrcs.push(view.getUint32(FIXED_HEADER + 4 * i));
+    for (let i = 0; i < csrcCount; i++) csrcs.push(u32(buf, FIXED_HEADER + 4 * i));
 
     let extension: RtpHeaderExtension | undefined;
     if (hasExtension) {
       if (offset + 4 > buf.length) throw invalid('bad-extension', 'RTP header extension header is truncated');
-      const profile = view.getUint16(offset);
-      const words = view.getUint16(offset + 2);
+      const profile = (buf[offset]! << 8) | buf[offset + 1]!;
+      const words = (buf[offset + 2]! << 8) | buf[offset + 3]!;
       const start = offset + 4;
       const end = start + 4 * words;
       if (end > buf.length) throw invalid('bad-extension', `RTP header extension of ${words} words overruns the packet`);
@@ -113,9 +120,9 @@ export class RtpPacket {
     return new RtpPacket({
       marker: (b1 & 0x80) !== 0,
       payloadType: b1 & 0x7f,
-      sequenceNumber: view.getUint16(2),
-      timestamp: view.getUint32(4),
-      ssrc: view.getUint32(8),
+      sequenceNumber: (buf[2]! << 8) | buf[3]!,
+      timestamp: u32(buf, 4),
+      ssrc: u32(buf, 8),
       csrcs,
       extension,
       payload: buf.subarray(offset, buf.length - paddingLength),

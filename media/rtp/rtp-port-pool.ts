@@ -7,8 +7,9 @@
  * move on. The search starts after the last port handed out, so a port just released is not
  * reused at once (late packets of the old call would land in a new one).
  */
-import { createSocket, type Socket } from 'node:dgram';
 import { CapstanError } from '../../core/errors.ts';
+import { DgramTransport } from './dgram-transport.ts';
+import type { UdpSocket, UdpTransport } from './udp-transport.ts';
 
 export interface PortRange {
   min: number;
@@ -19,11 +20,14 @@ export interface RtpPortPoolOptions {
   range: PortRange;
   /** Address to bind. Default '0.0.0.0'. */
   address?: string;
+  /** Where sockets come from: the media server's native socket set or node:dgram. Default: node:dgram. */
+  transport?: UdpTransport;
 }
 
 export class RtpPortPool {
   readonly range: PortRange;
   readonly address: string;
+  readonly transport: UdpTransport;
   private readonly inUse = new Set<number>();
   private readonly firstEven: number;
   private readonly slots: number;
@@ -36,6 +40,7 @@ export class RtpPortPool {
     }
     this.range = { min, max };
     this.address = options.address ?? '0.0.0.0';
+    this.transport = options.transport ?? new DgramTransport();
     this.firstEven = min % 2 === 0 ? min : min + 1;
     this.slots = this.firstEven > max ? 0 : Math.floor((max - this.firstEven) / 2) + 1;
     if (this.slots === 0) throw new CapstanError('CAPSTAN_ERR_CONFIG_INVALID', `RTP port range ${min}-${max} has no even port`);
@@ -50,11 +55,11 @@ export class RtpPortPool {
    * Binds a socket on the next free even port.
    * @throws CapstanError CAPSTAN_ERR_NO_RTP_PORT when every port of the range is taken.
    */
-  async bind(): Promise<{ socket: Socket; port: number }> {
+  async bind(): Promise<{ socket: UdpSocket; port: number }> {
     for (let tried = 0; tried < this.slots; tried++) {
       const port = this.firstEven + 2 * ((this.next + tried) % this.slots);
       if (this.inUse.has(port)) continue;
-      const socket = await tryBind(port, this.address);
+      const socket = await this.transport.bind(port, this.address);
       if (socket) {
         this.inUse.add(port);
         this.next = (this.next + tried + 1) % this.slots;
@@ -70,20 +75,4 @@ export class RtpPortPool {
   release(port: number): void {
     this.inUse.delete(port);
   }
-}
-
-function tryBind(port: number, address: string): Promise<Socket | undefined> {
-  return new Promise((resolve) => {
-    const socket = createSocket({ type: address.includes(':') ? 'udp6' : 'udp4' });
-    const onError = (): void => {
-      socket.close();
-      resolve(undefined);
-    };
-    socket.once('error', onError);
-    // exclusive: a port must not be shared with cluster workers or another process.
-    socket.bind({ port, address, exclusive: true }, () => {
-      socket.off('error', onError);
-      resolve(socket);
-    });
-  });
 }

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { CapstanError } from '../../core/errors.ts';
 import type { PortRange } from '../rtp/rtp-port-pool.ts';
+import { UDP_TRANSPORT_CHOICES, type UdpTransportChoice } from '../rtp/open-udp-transport.ts';
 import type { CodecRegistry } from '../codecs/codec-registry.ts';
 
 export interface MediaServerOptions {
@@ -27,6 +28,13 @@ export interface MediaServerOptions {
   address?: string | undefined;
   /** Address the RTP sockets bind to. Default '0.0.0.0'. */
   rtpAddress?: string | undefined;
+  /**
+   * How RTP sockets are read and written (docs/native-udp.md): 'native' (the native socket set:
+   * recvmmsg/sendmmsg, one JavaScript callback per batch; fails when the addon is not built),
+   * 'dgram' (node:dgram, one event per datagram), or 'auto' (native when the addon loads, else
+   * dgram with a warning). Default 'auto'.
+   */
+  udp?: UdpTransportChoice | undefined;
   /**
    * Address put in the control URL, file URIs and RTP endpoints given to the host: the one the
    * host and the call parties reach this machine at. Default '127.0.0.1' (single box).
@@ -75,6 +83,7 @@ export interface ResolvedMediaServerOptions {
   port: number;
   address: string;
   rtpAddress: string;
+  udp: UdpTransportChoice;
   advertiseAddress: string;
   dataDir: string;
   recordingsDir: string;
@@ -129,6 +138,8 @@ export function resolveMediaServerOptions(options: MediaServerOptions, env: Node
   if (options.hostUrl !== undefined && !URL.canParse(options.hostUrl)) throw invalid(`host URL '${options.hostUrl}' is not a URL`, 'hostUrl');
   const id = options.id ?? (port === 0 ? `${hostname()}-pid${process.pid}` : `${hostname()}-${port}`);
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id)) throw invalid(`id '${id}' must be letters, digits, '.', '_' or '-'`, 'id');
+  const udp = options.udp ?? 'auto';
+  if (!UDP_TRANSPORT_CHOICES.includes(udp)) throw invalid(`udp must be one of ${UDP_TRANSPORT_CHOICES.join(', ')}, got '${String(udp)}'`, 'udp');
   const dataDir = resolve(options.dataDir ?? join('var', 'media', id));
   const positive = (value: number | undefined, fallback: number, key: string): number => {
     const v = value ?? fallback;
@@ -143,6 +154,7 @@ export function resolveMediaServerOptions(options: MediaServerOptions, env: Node
     port,
     address: options.address ?? '0.0.0.0',
     rtpAddress: options.rtpAddress ?? '0.0.0.0',
+    udp,
     advertiseAddress: options.advertiseAddress ?? '127.0.0.1',
     dataDir,
     recordingsDir: join(dataDir, 'recordings'),

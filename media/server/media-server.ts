@@ -34,6 +34,8 @@ import { SasfFileSink } from '../recording/file-sink.ts';
 import { inspectSasf } from '../sasf/inspect.ts';
 import { PacketCounters } from '../rtp/leg-socket.ts';
 import { RtpPortPool } from '../rtp/rtp-port-pool.ts';
+import { openUdpTransport } from '../rtp/open-udp-transport.ts';
+import type { UdpTransport } from '../rtp/udp-transport.ts';
 import { PART_SUFFIX } from '../recording/part-file.ts';
 import { repairWav } from '../wav/wav-repair.ts';
 import { repairOgg } from '../codecs/ogg/ogg-repair.ts';
@@ -77,6 +79,8 @@ export class MediaServer implements MediaControl {
   readonly counters = new PacketCounters();
   /** The formats this server writes: the built-ins plus `codecModules`. */
   readonly codecs: CodecRegistry;
+  /** The RTP sockets' transport: the native socket set or node:dgram (`udp` option). */
+  readonly transport: UdpTransport;
   private readonly pool: RtpPortPool;
   private readonly calls = new Map<string, MediaCall>();
   private readonly allocating = new Set<string>();
@@ -91,12 +95,16 @@ export class MediaServer implements MediaControl {
   private cpuSample = { usage: process.cpuUsage(), at: performance.now(), value: 0 };
   private closing: Promise<void> | undefined;
 
-  /** @throws CapstanError CAPSTAN_ERR_CONFIG_INVALID for bad options (see resolveMediaServerOptions). */
+  /**
+   * @throws CapstanError CAPSTAN_ERR_CONFIG_INVALID for bad options (see resolveMediaServerOptions),
+   *   CAPSTAN_ERR_NATIVE_UDP when `udp` is 'native' and the addon cannot be loaded.
+   */
   constructor(options: MediaServerOptions) {
     this.options = resolveMediaServerOptions(options);
     this.codecs = options.codecs ?? codecRegistry;
     this.logger = (options.logger ?? pino({ level: this.options.logLevel }, pino.destination(2))).child({ mediaServer: this.options.id });
-    this.pool = new RtpPortPool({ range: this.options.rtpPorts, address: this.options.rtpAddress });
+    this.transport = openUdpTransport(this.options.udp, this.logger);
+    this.pool = new RtpPortPool({ range: this.options.rtpPorts, address: this.options.rtpAddress, transport: this.transport });
   }
 
   /** Base URL of the control and file API; set once started. */
@@ -131,7 +139,7 @@ export class MediaServer implements MediaControl {
       await this.lock.release();
       throw e;
     }
-    this.logger.info({ controlUrl: this._controlUrl, dataDir, rtpPorts: this.options.rtpPorts, recovered: this.recovered.size }, 'media server listening');
+    this.logger.info({ controlUrl: this._controlUrl, dataDir, rtpPorts: this.options.rtpPorts, udp: this.transport.kind, recovered: this.recovered.size }, 'media server listening');
     // Files never fetched go after the retention (media/server/housekeeping.ts); forgotten like a DELETE.
     this.housekeeping = new Housekeeping({
       recordingsDir: this.options.recordingsDir,
@@ -164,6 +172,7 @@ export class MediaServer implements MediaControl {
       await Promise.allSettled([...this.active.keys()].map((id) => this.stopRecording(id)));
       await Promise.allSettled([...this.calls.values()].map((call) => call.close()));
       this.calls.clear();
+      await this.transport.close();
       await this.app?.close();
       await this.lock?.release();
       this.logger.info('media server closed');

@@ -78,4 +78,10 @@ describe('the capstan command line', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--retention-days must be a number');
   });
+
+  it('refuses a media server UDP transport other than auto, native or dgram', async () => {
+    const r = await runCli(['media-server', '--host', 'http://127.0.0.1:9', '--location', 'x', '--udp', 'io_uring'], { env: { CAPSTAN_SECRET: 'a-test-secret-of-enough-length' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--udp must be auto, native, dgram');
+  });
 });

@@ -1,8 +1,8 @@
 /**
  * Property-based fuzzing of the receive path: RtpPacket.parse on arbitrary bytes, and a real
- * MediaCall (real UDP sockets, a real Recording writing a file) fed random and malformed
- * datagrams — nothing escapes as a throw, every datagram is accounted for by reason, memory
- * stays flat.
+ * MediaCall (real UDP sockets, over node:dgram and over the native socket set; a real Recording
+ * writing a file) fed random and malformed datagrams — nothing escapes as a throw, every datagram
+ * is accounted for by reason, memory stays flat.
  */
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,7 +16,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCapstanError } from '../../../core/errors.ts';
 import { MediaCall } from '../../../media/call/media-call.ts';
 import { Recording } from '../../../media/recording/recording.ts';
+import { DgramTransport } from '../../../media/rtp/dgram-transport.ts';
 import { PacketCounters } from '../../../media/rtp/leg-socket.ts';
+import { NativeUdpTransport } from '../../../media/rtp/native-udp-transport.ts';
 import { RtpPacket } from '../../../media/rtp/rtp-packet.ts';
 import { RtpPortPool } from '../../../media/rtp/rtp-port-pool.ts';
 import { serializeTelephoneEvent } from '../../../media/rtp/telephone-event.ts';
@@ -102,7 +104,7 @@ describe('RtpPacket.parse under fuzzing', () => {
   });
 });
 
-describe('MediaCall under fuzzing over real UDP', () => {
+describe.each(['dgram', 'native'] as const)('MediaCall under fuzzing over real UDP (%s transport)', (kind) => {
   let dir: string;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'media-call-fuzz-'));
@@ -116,7 +118,8 @@ describe('MediaCall under fuzzing over real UDP', () => {
     const onUncaught = (e: unknown) => uncaught.push(e);
     process.on('uncaughtException', onUncaught);
     const counters = new PacketCounters();
-    const pool = new RtpPortPool({ range: { min: 47600, max: 47699 }, address: '127.0.0.1' });
+    const transport = kind === 'native' ? new NativeUdpTransport() : new DgramTransport();
+    const pool = new RtpPortPool({ range: { min: 47600, max: 47699 }, address: '127.0.0.1', transport });
     const call = await MediaCall.allocate(
       {
         callId: 'fuzz',
@@ -198,6 +201,7 @@ describe('MediaCall under fuzzing over real UDP', () => {
       sender.close();
       await recording.stop().catch(() => {});
       await call.close();
+      await transport.close();
     }
   });
 });

@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "capstan_udp",
+      "sources": ["udp_set.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}
