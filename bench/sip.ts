@@ -60,7 +60,7 @@ export async function benchSip(): Promise<SipBenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'capstan-bench-sipp-'));
   symlinkSync('/usr/share/sip-tester', join(dir, 'pcap'));
   const setupRates: SipBenchResult['setupRates'] = [];
-  for (const cps of [25, 50, 100, 200, 400]) {
+  for (const cps of [25, 50, 100, 200, 400, 800]) {
     const calls = cps * 4;
     const uasPort = await freeUdpPort();
     const result = await withHost(false, uasPort, async (_host, sipPort) => {

@@ -141,7 +141,9 @@ export class SipB2bua {
     this.#events = deps.events;
     this.#logger = deps.logger;
     this.#registrar = new SipRegistrar(options.registrar ?? { users: {}, open: false, realm: 'capstan', maxExpires: 3600, minExpires: 60 });
-    this.#socket = createSocket('udp4');
+    // A deep receive queue: INVITE bursts (a trunk after an outage, a load test) must queue, not drop
+    // (the kernel caps it at net.core.rmem_max).
+    this.#socket = createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
     this.#socket.on('message', (msg, from) => this.#onDatagram(msg, from));
     this.#socket.on('error', (e) => this.#logger.error({ err: e }, 'SIP socket error'));
     // Every move of the call's audio path (a media server inserted for a recording, taken out after
