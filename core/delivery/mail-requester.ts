@@ -5,6 +5,7 @@ import type { CallInfo, RecordingInfo, RecordingResultInfo, Requester } from '..
 import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../logger.ts';
 import type { Recorder } from '../recorder/recorder.ts';
+import { readRecoveredFile } from '../recorder/recovered-file.ts';
 import type { TelephonyServices } from '../telephony/telephony-services.ts';
 import type { Delivery, DeliveryStore } from './delivery-store.ts';
 import type { MailDelivery } from './mail-delivery.ts';
@@ -51,6 +52,8 @@ export class MailRequester {
   /** Each recording's start row being written: its completion waits for it. */
   readonly #inserting = new Map<string, Promise<void>>();
   readonly #off: (() => void)[] = [];
+  /** The gap before each failover segment, for its mail's text (kept while the host runs). */
+  readonly #gaps = new Map<string, { startMs: number; endMs: number; reason: string }>();
   #closed = false;
 
   constructor(deps: MailRequesterDeps, options: MailRequesterOptions) {
@@ -63,8 +66,20 @@ export class MailRequester {
         this.#inserting.set(recording.recordingId, insert);
         this.#track(insert);
       }),
+      // Failover: the recording goes on elsewhere as its next segment, mailed on its own when it ends.
+      deps.events.on('recording.segment-started', ({ recording, gap }) => {
+        if (!MAIL_REQUESTERS.includes(recording.requester)) return;
+        this.#gaps.set(recording.recordingId, gap);
+        const insert = this.#started(recording).finally(() => this.#inserting.delete(recording.recordingId));
+        this.#inserting.set(recording.recordingId, insert);
+        this.#track(insert);
+      }),
       deps.events.on('recording.completed', ({ recording, result }) => {
         if (MAIL_REQUESTERS.includes(recording.requester)) this.#track(this.#completed(recording, result));
+      }),
+      // The segment a media server was writing when it died, repaired and offered at its restart.
+      deps.events.on('media-server.recovered', ({ id, files }) => {
+        for (const file of files) this.#track(this.#recovered(id, file));
       }),
     );
   }
@@ -109,6 +124,32 @@ export class MailRequester {
     await this.#deps.store.markPending(recording.recordingId, result);
     const delivery = await this.#deps.store.get(recording.recordingId);
     if (delivery) await this.#run(delivery, recording, result);
+  }
+
+  /** A recovered file that is one of ours, still `recording`: completed from the file itself, then mailed. */
+  async #recovered(mediaServerId: string, file: { recordingId: string; fileName: string; uri: string }): Promise<void> {
+    const delivery = await this.#deps.store.get(file.recordingId);
+    if (!delivery || delivery.status !== 'recording' || (delivery.mediaServerId !== null && delivery.mediaServerId !== mediaServerId)) return;
+    const read = await readRecoveredFile(file.uri, file.fileName);
+    const result: RecordingResultInfo = {
+      fileName: file.fileName,
+      uri: file.uri,
+      mime: delivery.mime,
+      channels: 2,
+      sampleRate: read.sampleRate,
+      samples: read.samples,
+      durationMs: read.durationMs,
+      sizeBytes: read.sizeBytes,
+      sha256: read.sha256,
+      startedAt: delivery.createdAt,
+      stoppedAt: new Date(Date.parse(delivery.createdAt) + read.durationMs).toISOString(),
+      pauses: [],
+      dtmf: [],
+    };
+    this.#deps.logger.info({ recordingId: file.recordingId, durationMs: read.durationMs }, 'recovered segment of a mailed recording taken');
+    await this.#deps.store.markPending(file.recordingId, result);
+    const pending = await this.#deps.store.get(file.recordingId);
+    if (pending) await this.#run(pending, undefined, result);
   }
 
   #run(delivery: Delivery, recording?: RecordingInfo, result?: RecordingResultInfo): Promise<void> {
@@ -183,13 +224,19 @@ export class MailRequester {
 
   #subject(delivery: Delivery): string {
     const c = delivery.call;
-    return `Call recording ${c.from} → ${c.to}, ${c.startedAt.slice(0, 16).replace('T', ' ')} UTC`;
+    const part = segmentIndexOf(delivery.recordingId);
+    return `Call recording ${c.from} → ${c.to}, ${c.startedAt.slice(0, 16).replace('T', ' ')} UTC${part > 0 ? ` (part ${part + 1})` : ''}`;
   }
 
   #text(delivery: Delivery): string {
     const c = delivery.call;
+    const part = segmentIndexOf(delivery.recordingId);
+    const gap = this.#gaps.get(delivery.recordingId);
     return [
       `Recording ${delivery.recordingId} of call ${delivery.callId}`,
+      part > 0
+        ? `Part ${part + 1} of the recording: its media server failed during the call and the recording went on on another${gap ? `, ${Math.round(gap.endMs - gap.startMs)} ms of audio missing before this part` : ''}. Each part is mailed on its own.`
+        : null,
       `From ${c.from} to ${c.to} (${c.direction}), started ${c.startedAt}`,
       c.workgroup ? `Workgroup ${c.workgroup}` : null,
       c.agent ? `Agent ${c.agent}` : null,
@@ -247,4 +294,9 @@ export class MailRequester {
     for (const t of this.#timers.values()) clearTimeout(t);
     this.#timers.clear();
   }
+}
+
+/** A failover segment's id is its recording's with `-s<index>` (Telephony Services names them so); 0 for a recording itself. */
+function segmentIndexOf(recordingId: string): number {
+  return Number(/-s(\d+)$/.exec(recordingId)?.[1] ?? 0);
 }

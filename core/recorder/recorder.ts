@@ -1,6 +1,4 @@
-import { createHash } from 'node:crypto';
 import { extname } from 'node:path';
-import { parseWav } from '../../media/wav/wav-reader.ts';
 import { CapstanError, toCapstanError } from '../errors.ts';
 import type { CallInfo, RecordingGapInfo, RecordingInfo, RecordingResultInfo, Requester } from '../events/call-events.ts';
 import type { EventBus } from '../events/event-bus.ts';
@@ -13,6 +11,7 @@ import type { ContentStore } from './content-store.ts';
 import { matchPolicy } from './match-policy.ts';
 import type { RecordingStore, StoredRecording } from './recording-store.ts';
 import type { RecorderKeys } from './recorder-keys.ts';
+import { readRecoveredFile } from './recovered-file.ts';
 
 /** Requesters whose recordings the Recorder stores. */
 export const RECORDER_REQUESTERS: readonly Requester[] = ['recorder', 'recorder-rcs'];
@@ -164,42 +163,25 @@ export class Recorder {
   async #takeRecovered(mediaServerId: string, file: { recordingId: string; fileName: string; uri: string }): Promise<void> {
     const row = await this.#store.get(file.recordingId);
     if (!row || row.status !== 'recording' || row.mediaServerId !== mediaServerId) return;
-    const response = await fetch(file.uri, { signal: AbortSignal.timeout(60_000) });
-    if (!response.ok || !response.body) {
-      await response.body?.cancel();
-      throw new CapstanError('CAPSTAN_ERR_FETCH_FAILED', `Reading the recovered ${file.fileName} answered ${response.status}`);
-    }
-    const hash = createHash('sha256');
-    let size = 0;
-    const head: Buffer[] = [];
-    let headBytes = 0;
-    for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-      hash.update(chunk);
-      size += chunk.length;
-      if (headBytes < 65_536) {
-        head.push(Buffer.from(chunk));
-        headBytes += chunk.length;
-      }
-    }
-    const timing = wavTiming(Buffer.concat(head));
-    const durationMs = timing?.durationMs ?? 0;
+    const read = await readRecoveredFile(file.uri, file.fileName);
+    const durationMs = read.durationMs;
     await this.#store.markCompleted(row.id, {
       fileName: file.fileName,
       uri: file.uri,
       mime: row.mime,
       channels: row.channels,
-      sampleRate: timing?.sampleRate ?? 8000,
-      samples: timing?.samples ?? 0,
+      sampleRate: read.sampleRate,
+      samples: read.samples,
       durationMs,
-      sizeBytes: size,
-      sha256: hash.digest('hex'),
+      sizeBytes: read.sizeBytes,
+      sha256: read.sha256,
       startedAt: row.startedAt,
       stoppedAt: new Date(Date.parse(row.startedAt) + durationMs).toISOString(),
       pauses: [],
       dtmf: [],
     });
-    if (timing) await this.#store.setGapStart(row.segmentOf ?? row.id, row.segmentIndex, row.segmentStartMs + durationMs);
-    this.#logger.info({ recordingId: row.id, segment: row.segmentIndex, durationMs, sizeBytes: size }, 'recovered segment taken');
+    if (durationMs > 0) await this.#store.setGapStart(row.segmentOf ?? row.id, row.segmentIndex, row.segmentStartMs + durationMs);
+    this.#logger.info({ recordingId: row.id, segment: row.segmentIndex, durationMs, sizeBytes: read.sizeBytes }, 'recovered segment taken');
     const completed = await this.#store.get(row.id);
     if (completed) await this.#finish(completed);
   }
@@ -367,16 +349,5 @@ export class Recorder {
     this.#unsubscribe.forEach((off) => off());
     await this.drain();
     this.#closed = true;
-  }
-}
-
-/** Length of a WAV file from its header (the first bytes); null for other formats. */
-function wavTiming(head: Buffer): { sampleRate: number; samples: number; durationMs: number } | null {
-  try {
-    const info = parseWav(head);
-    const samples = Math.floor(info.declaredDataBytes / info.blockAlign) * info.samplesPerBlock;
-    return { sampleRate: info.sampleRate, samples, durationMs: (samples / info.sampleRate) * 1000 };
-  } catch {
-    return null;
   }
 }

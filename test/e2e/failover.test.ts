@@ -1,4 +1,5 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { simpleParser } from 'mailparser';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,4 +109,56 @@ describe('a media server SIGKILLed during a recorded call', () => {
       expect(second!.startMs + second!.durationMs!).toBeLessThan(recordingMs + 500);
     }, 90_000);
   }
+
+  it('mails an agent’s ad hoc recording in both its parts: the one recovered from the dead server and the one recorded after it', async () => {
+    host = await startTestHost({ recorder: { policies: [] }, mail: { agents: { alice: 'alice@example.com' } } });
+    const h = host;
+    let recordingId = '';
+    const call = placeSimulatedCall({
+      hostUrl: h.url,
+      callerAudio: caller.subarray(0, (CALL_MS / 1000) * 8000),
+      durationMs: CALL_MS,
+      agent: 'alice',
+      onConnected: async (c) => {
+        const r = await fetch(`${h.url}/api/v1/calls/${c.call.callId}/recordings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"requester":"client"}' });
+        recordingId = ((await r.json()) as { recordingId: string }).recordingId;
+      },
+    });
+    await sleep(KILL_AT_MS);
+    const victim = ((await (await fetch(`${h.url}/api/v1/calls`)).json()) as { items: { mediaServerId: string }[] }).items[0]!.mediaServerId;
+    process.kill(h.embedded!.pidOf(victim)!, 'SIGKILL');
+    await call;
+
+    // Two mails to the agent: the recording's first part (recovered once the dead server is back) and its second.
+    const outbox = join(h.config.dataDir, 'outbox');
+    const files = await until(() => (existsSync(outbox) ? readdirSync(outbox).filter((f) => f.endsWith('.eml')) : []), (f) => f.length === 2, 40_000);
+    const mails = await Promise.all(files.map(async (f) => simpleParser(readFileSync(join(outbox, f)))));
+    const byPart = mails.sort((a, b) => (a.subject ?? '').length - (b.subject ?? '').length);
+    expect(byPart.map((m) => (m.to as { text: string }).text)).toEqual(['alice@example.com', 'alice@example.com']);
+    expect(byPart[0]!.subject).not.toContain('part');
+    expect(byPart[1]!.subject).toContain('(part 2)');
+    expect(byPart[1]!.text).toMatch(/Part 2 of the recording: its media server failed during the call .* \d+ ms of audio missing before this part/);
+    expect(byPart[0]!.attachments[0]!.filename).toBe(`recording-${recordingId}.wav`);
+    expect(byPart[1]!.attachments[0]!.filename).toBe(`recording-${recordingId}-s1.wav`);
+    // Each part is the caller's audio of its stretch, about where the kill split the call.
+    const dir = mkdtempSync(join(tmpdir(), 'capstan-failover-mail-'));
+    const lengths: number[] = [];
+    for (const [i, mail] of byPart.entries()) {
+      const file = join(dir, `part-${i}.wav`);
+      writeFileSync(file, mail.attachments[0]!.content);
+      const [left] = ffmpegDecode(file, 2);
+      lengths.push(left!.length / 8);
+      const piece = left!.subarray(4000, 12000);
+      expect(alignedCorrelation(piece, caller.subarray(0, (CALL_MS / 1000) * 8000), 64000, piece.length).correlation, `part ${i + 1}`).toBeGreaterThan(0.9);
+    }
+    expect(lengths[0]).toBeGreaterThan(KILL_AT_MS - 1500);
+    expect(lengths[0]! + lengths[1]!).toBeGreaterThan(CALL_MS - 1500);
+    // The copy kept for supervisors (mail.keepCopy) is one recording of both segments.
+    const kept = await until(
+      async () => (await (await fetch(`${h.url}/api/v1/recordings/${recordingId}`)).json()) as Recording,
+      (r) => r.segments?.length === 2 && r.segments.every((seg) => seg.status === 'stored'),
+      20_000,
+    );
+    expect(kept.segments.map((seg) => seg.id)).toEqual([recordingId, `${recordingId}-s1`]);
+  }, 90_000);
 });
