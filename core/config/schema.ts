@@ -163,6 +163,11 @@ export const ConfigSchema = z
               .strict(),
           )
           .default([]),
+        /**
+         * Let a REFER transfer call a target no route matches, as the URI the party gave. Default
+         * false: such a REFER is refused 403 (whoever is in a call could otherwise place calls anywhere).
+         */
+        referUnrouted: z.boolean().default(false),
         /** The registrar for agent phones (docs/sip.md#registering-phones). */
         registrar: z
           .object({

@@ -23,6 +23,7 @@ export function callSourceSipPlugin(): CapstanPlugin {
           tcp: sip.tcp,
           location: sip.location,
           registrar: sip.registrar,
+          referUnrouted: sip.referUnrouted,
         },
         { telephony: () => ctx.services.get('telephony'), events: ctx.events, logger: ctx.logger },
       );

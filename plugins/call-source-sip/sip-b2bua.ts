@@ -45,6 +45,8 @@ export interface SipB2buaOptions {
   routes: SipRoute[];
   /** Location of the calls (the requesting device's). Default: the host's. */
   location?: string | undefined;
+  /** Let REFER call a target no route matches, as the URI given. Default false (403). */
+  referUnrouted?: boolean | undefined;
   /** Who may REGISTER. Default: nobody (`{ users: {}, open: false }`). */
   registrar?: SipRegistrarOptions | undefined;
 }
@@ -752,6 +754,11 @@ export class SipB2bua {
     // Attended transfer (Refer-To with Replaces) is not taken: the target is called blind.
     const uri = uriOf(referTo).split('?')[0]!;
     const route = this.#route(userOf(uri), uri);
+    if (!route && !this.#options.referUnrouted) {
+      // Calling any URI a party names would let whoever is in a call place calls anywhere (toll fraud).
+      this.#send(this.#response(req, 403, 'Forbidden (transfer target not routed)'), reply);
+      return;
+    }
     const targetUri = route ? this.#destination(route, userOf(uri)) : uri;
     if (!targetUri) {
       this.#send(this.#response(req, 480, 'Temporarily Unavailable'), reply);

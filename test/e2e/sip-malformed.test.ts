@@ -48,11 +48,28 @@ describe('the SIP B2BUA facing malformed and unexpected SIP', () => {
   let me: number;
   // A callee that never answers: its calls stay ringing while the tests poke at them.
   const silent = createSocket('udp4');
+  // A callee that answers every INVITE at once (PCMU on a port nobody reads) and every BYE.
+  const answering = createSocket('udp4');
+  answering.on('message', (m) => {
+    const text = m.toString();
+    const start = text.split('\r\n', 1)[0]!;
+    const h = (name: string) => new RegExp(`^${name}:\\s*(.+)$`, 'im').exec(text)?.[1]?.trim() ?? '';
+    const via = /SIP\/2\.0\/UDP ([^;:]+):(\d+)/.exec(h('Via'))!;
+    const to = start.startsWith('INVITE') && !/tag=/.test(h('To')) ? `${h('To')};tag=answering` : h('To');
+    const sdp = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n';
+    if (start.startsWith('INVITE') || start.startsWith('BYE')) {
+      const body = start.startsWith('INVITE') ? sdp : '';
+      const headers = [`Via: ${h('Via')}`, `From: ${h('From')}`, `To: ${to}`, `Call-ID: ${h('Call-ID')}`, `CSeq: ${h('CSeq')}`, `Contact: <sip:callee@127.0.0.1:${answering.address().port}>`];
+      answering.send(Buffer.from(['SIP/2.0 200 OK', ...headers, ...(body ? ['Content-Type: application/sdp'] : []), `Content-Length: ${body.length}`, '', body].join('\r\n')), Number(via[2]), via[1]!);
+    }
+  });
   beforeAll(async () => {
     await new Promise<void>((r) => silent.bind(0, '127.0.0.1', r));
+    await new Promise<void>((r) => answering.bind(0, '127.0.0.1', r));
     host = await startTestHost({ sip: { port: 0, address: '127.0.0.1', routes: [
       { match: '^700', to: `sip:nobody@127.0.0.1:${silent.address().port}` },
       { match: '^sip:support@', to: `sip:nobody@127.0.0.1:${silent.address().port}` },
+      { match: '^600', to: `sip:callee@127.0.0.1:${answering.address().port}` },
     ] } });
     sipPort = ((await (await fetch(`${host.url}/api/v1/sip`)).json()) as { port: number }).port;
     me = await peer.open();
@@ -60,6 +77,7 @@ describe('the SIP B2BUA facing malformed and unexpected SIP', () => {
   afterAll(async () => {
     peer.socket.close();
     silent.close();
+    answering.close();
     await host?.close();
   });
 
@@ -112,6 +130,23 @@ describe('the SIP B2BUA facing malformed and unexpected SIP', () => {
     // Ringing at the route's target, not refused 404 like an unrouted number.
     expect(peer.inbox.slice(before).map(statusOf)).toEqual([100]);
     expect(statusOf(await peer.ask(sipPort, request('CANCEL', me, {}, '', { callId, to: 'support', branch: 'z9hG4bKuri' })))).toBe(200);
+  });
+
+  it('refuses a REFER to a target no route matches (403: no calls placed anywhere a party names), and accepts a routed one', async () => {
+    const sdp = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n';
+    const callId = `refer-${Math.random().toString(36).slice(2)}`;
+    const before = peer.inbox.length;
+    peer.socket.send(Buffer.from(request('INVITE', me, { 'Content-Type': 'application/sdp', Contact: `<sip:tester@127.0.0.1:${me}>` }, sdp, { callId, to: '600100', branch: 'z9hG4bKrefer' })), sipPort, '127.0.0.1');
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && !peer.inbox.slice(before).some((m) => statusOf(m) === 200)) await new Promise((r) => setTimeout(r, 20));
+    const ok = peer.inbox.slice(before).find((m) => statusOf(m) === 200)!;
+    expect(ok).toBeDefined();
+    const toTag = /^To:.*;tag=([^;\s]+)/m.exec(ok)![1]!;
+    peer.socket.send(Buffer.from(request('ACK', me, {}, '', { callId, to: '600100', toTag })), sipPort, '127.0.0.1');
+    const refer = (target: string, cseq: number) => request('REFER', me, { 'Refer-To': `<${target}>`, Contact: `<sip:tester@127.0.0.1:${me}>` }, '', { callId, to: '600100', toTag, cseq });
+    expect(statusOf(await peer.ask(sipPort, refer('sip:premium@203.0.113.9', 2)))).toBe(403);
+    expect(statusOf(await peer.ask(sipPort, refer('sip:700200@127.0.0.1', 3)))).toBe(202);
+    expect(statusOf(await peer.ask(sipPort, request('BYE', me, {}, '', { callId, to: '600100', toTag, cseq: 4 })))).toBe(200);
   });
 
   it('counts what it dropped or refused by reason, and keeps serving', async () => {
