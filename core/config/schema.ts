@@ -2,6 +2,7 @@
  * The one configuration schema. Every option has its default here and in docs/configuration.md
  * (a test checks that every key is documented there).
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { BUILTIN_RECORDING_MIMES } from '../../media/codecs/builtin-formats.ts';
 import { COMPRESSIONS } from '../recorder/format-decision.ts';
@@ -161,6 +162,21 @@ export const ConfigSchema = z
                 audioPath: z.enum(['always-in', 'dynamic']).optional(),
               })
               .strict(),
+          )
+          .default([]),
+        /**
+         * Addresses and networks SIP may come from (`10.0.0.0/8`, `192.0.2.7`, `2001:db8::/32`):
+         * requests from anywhere else are answered 403, responses dropped, both counted. Default []
+         * (anyone: set it whenever the port is reachable from networks you do not trust).
+         */
+        allowFrom: z
+          .array(
+            z.string().refine((v) => {
+              const [address, prefix, ...rest] = v.split('/');
+              const family = isIP(address ?? '');
+              if (family === 0 || rest.length > 0) return false;
+              return prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (family === 6 ? 128 : 32));
+            }, 'an IP address or network, e.g. 10.0.0.0/8'),
           )
           .default([]),
         /**

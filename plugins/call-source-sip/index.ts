@@ -24,6 +24,7 @@ export function callSourceSipPlugin(): CapstanPlugin {
           location: sip.location,
           registrar: sip.registrar,
           referUnrouted: sip.referUnrouted,
+          allowFrom: sip.allowFrom,
         },
         { telephony: () => ctx.services.get('telephony'), events: ctx.events, logger: ctx.logger },
       );

@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { connect, createServer, type Server, type Socket as TcpSocket } from 'node:net';
+import { BlockList, connect, createServer, isIP, type Server, type Socket as TcpSocket } from 'node:net';
 import { once } from 'node:events';
 import { toCapstanError } from '../../core/errors.ts';
 import type { EventBus } from '../../core/events/event-bus.ts';
@@ -45,6 +45,11 @@ export interface SipB2buaOptions {
   routes: SipRoute[];
   /** Location of the calls (the requesting device's). Default: the host's. */
   location?: string | undefined;
+  /**
+   * Addresses and networks (`10.0.0.0/8`, `192.0.2.7`, `2001:db8::/32`) SIP may come from; others
+   * are refused 403 (requests) or dropped (responses), and counted. Default [] (anyone).
+   */
+  allowFrom?: string[] | undefined;
   /** Let REFER call a target no route matches, as the URI given. Default false (403). */
   referUnrouted?: boolean | undefined;
   /** Who may REGISTER. Default: nobody (`{ users: {}, open: false }`). */
@@ -133,6 +138,8 @@ export class SipB2bua {
   readonly #dropped = new Map<string, number>();
   readonly #counts = { received: 0, sent: 0, calls: 0, reinvites: 0 };
   readonly #registrar: SipRegistrar;
+  /** Null: every source is allowed. */
+  readonly #allowed: BlockList | null;
   #port = 0;
   #closed = false;
   readonly #off: () => void;
@@ -142,6 +149,7 @@ export class SipB2bua {
     this.#telephony = deps.telephony;
     this.#events = deps.events;
     this.#logger = deps.logger;
+    this.#allowed = allowList(options.allowFrom ?? []);
     this.#registrar = new SipRegistrar(options.registrar ?? { users: {}, open: false, realm: 'capstan', maxExpires: 3600, minExpires: 60 });
     // A deep receive queue: INVITE bursts (a trunk after an outage, a load test) must queue, not drop
     // (the kernel caps it at net.core.rmem_max).
@@ -267,6 +275,11 @@ export class SipB2bua {
       const reason = (error.details as { reason?: string } | undefined)?.reason ?? 'unreadable';
       this.#count(reason);
       this.#answerMalformed(raw, { address: from.address, port: from.port, transport }, error.message);
+      return;
+    }
+    if (this.#allowed && !this.#allowed.check(from.address.replace(/^::ffff:/, ''), isIP(from.address.replace(/^::ffff:/, '')) === 6 ? 'ipv6' : 'ipv4')) {
+      this.#count('not-allowed');
+      if (msg.kind === 'request' && msg.method !== 'ACK') this.#send(this.#response(msg, 403, 'Forbidden (source not allowed)'), { address: from.address, port: from.port, transport });
       return;
     }
     try {
@@ -917,6 +930,19 @@ export class SipB2bua {
 /** The party's asserted identity (RFC 3325 P-Asserted-Identity, or the older Remote-Party-ID), if any. */
 function assertedIdentity(msg: SipMessage): string | undefined {
   return header(msg, 'P-Asserted-Identity') ?? header(msg, 'Remote-Party-ID');
+}
+
+/** A BlockList of the allowed sources (used as an allow list), or null when everyone is. */
+function allowList(entries: string[]): BlockList | null {
+  if (entries.length === 0) return null;
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address, prefix] = entry.split('/');
+    const type = isIP(address!) === 6 ? 'ipv6' : 'ipv4';
+    if (prefix === undefined) list.addAddress(address!, type);
+    else list.addSubnet(address!, Number(prefix), type);
+  }
+  return list;
 }
 
 /** Where to send requests for a SIP URI: its host and port (5060), over TCP when it says `transport=tcp`. */

@@ -149,6 +149,29 @@ describe('the SIP B2BUA facing malformed and unexpected SIP', () => {
     expect(statusOf(await peer.ask(sipPort, request('BYE', me, {}, '', { callId, to: '600100', toTag, cseq: 4 })))).toBe(200);
   });
 
+  it('answers 403 to SIP from outside sip.allowFrom, counts it, and refuses an allowFrom entry that is no address', async () => {
+    const guarded = await startTestHost({ sip: { port: 0, address: '127.0.0.1', allowFrom: ['192.0.2.0/24', '2001:db8::/32'], routes: [] } });
+    try {
+      const port = ((await (await fetch(`${guarded.url}/api/v1/sip`)).json()) as { port: number }).port;
+      const answer = await peer.ask(port, request('OPTIONS', me));
+      expect(statusOf(answer)).toBe(403);
+      expect(answer).toMatch(/^SIP\/2\.0 403 Forbidden \(source not allowed\)/);
+      const stats = (await (await fetch(`${guarded.url}/api/v1/sip`)).json()) as { dropped: Record<string, number> };
+      expect(stats.dropped['not-allowed']).toBe(1);
+    } finally {
+      await guarded.close();
+    }
+    // Loopback allowed: served as usual.
+    const open = await startTestHost({ sip: { port: 0, address: '127.0.0.1', allowFrom: ['127.0.0.0/8'], routes: [] } });
+    try {
+      const port = ((await (await fetch(`${open.url}/api/v1/sip`)).json()) as { port: number }).port;
+      expect(statusOf(await peer.ask(port, request('OPTIONS', me)))).toBe(200);
+    } finally {
+      await open.close();
+    }
+    await expect(startTestHost({ sip: { port: 0, allowFrom: ['10.0.0.0/33'] } })).rejects.toMatchObject({ code: 'CAPSTAN_ERR_CONFIG_INVALID', message: expect.stringContaining('sip.allowFrom') });
+  });
+
   it('counts what it dropped or refused by reason, and keeps serving', async () => {
     const stats = (await (await fetch(`${host.url}/api/v1/sip`)).json()) as { dropped: Record<string, number> };
     expect(stats.dropped).toMatchObject({ 'short-body': 1, 'bad-header': 1, 'cseq-method': 1, 'bad-start-line': 1, 'no-header-end': 1 });
