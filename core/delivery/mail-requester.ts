@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { extname } from 'node:path';
 import { CapstanError, toCapstanError } from '../errors.ts';
-import type { CallInfo, RecordingInfo, RecordingResultInfo, Requester } from '../events/call-events.ts';
+import type { CallInfo, RecordingGapInfo, RecordingInfo, RecordingResultInfo, Requester } from '../events/call-events.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../logger.ts';
 import type { Recorder } from '../recorder/recorder.ts';
@@ -53,7 +53,7 @@ export class MailRequester {
   readonly #inserting = new Map<string, Promise<void>>();
   readonly #off: (() => void)[] = [];
   /** The gap before each failover segment, for its mail's text (kept while the host runs). */
-  readonly #gaps = new Map<string, { startMs: number; endMs: number; reason: string }>();
+  readonly #gaps = new Map<string, RecordingGapInfo>();
   #closed = false;
 
   constructor(deps: MailRequesterDeps, options: MailRequesterOptions) {
@@ -126,6 +126,18 @@ export class MailRequester {
     if (delivery) await this.#run(delivery, recording, result);
   }
 
+  /**
+   * The Recorder's copy of a recording in segments gets the gaps this process saw: marked when the
+   * second of the two rows it joins is there (the recording's own and the segment's arrive in
+   * either order).
+   */
+  async #markGaps(recordingId: string): Promise<void> {
+    const root = recordingId.replace(/-s\d+$/, '');
+    for (const [segmentId, gap] of this.#gaps) {
+      if (segmentId === recordingId || segmentId.startsWith(`${recordingId}-s`)) await this.#deps.recorder.markGap(root, gap);
+    }
+  }
+
   /** A recovered file that is one of ours, still `recording`: completed from the file itself, then mailed. */
   async #recovered(mediaServerId: string, file: { recordingId: string; fileName: string; uri: string }): Promise<void> {
     const delivery = await this.#deps.store.get(file.recordingId);
@@ -184,6 +196,7 @@ export class MailRequester {
         if (this.#options.keepCopy && delivery.result) {
           // Stored (fetched, verified, committed) and deleted on the media server by the Recorder.
           await this.#deps.recorder.adopt(info, delivery.call, delivery.result);
+          await this.#markGaps(delivery.recordingId);
         } else {
           const response = await fetch(this.#uriOf(delivery), { method: 'DELETE', signal: AbortSignal.timeout(10_000) });
           if (!response.ok && response.status !== 404) throw new CapstanError('CAPSTAN_ERR_FETCH_FAILED', `Deleting ${delivery.fileName} answered ${response.status}`);
@@ -257,6 +270,7 @@ export class MailRequester {
   /** Too large to attach: the Recorder keeps it (verified, then deleted on the media server) and the mail links to it. */
   async #linkMessage(delivery: Delivery, recording: RecordingInfo, result?: RecordingResultInfo) {
     await this.#deps.recorder.adopt(recording, delivery.call, result ?? delivery.result!);
+    await this.#markGaps(delivery.recordingId);
     const link = `${this.#options.hostUrl()}/api/v1/recordings/${delivery.recordingId}/audio`;
     return {
       to: delivery.to!,

@@ -323,6 +323,11 @@ export class Recorder {
     }
   }
 
+  /** Marks the gap before a failover segment on a recording another requester handed over (`adopt`); nothing when the recording is not here (yet). */
+  async markGap(recordingId: string, gap: RecordingGapInfo): Promise<void> {
+    await this.#store.addGap(recordingId, gap);
+  }
+
   /** Finishes what a previous run left: completed but not stored, stored but not deleted. */
   async resume(): Promise<void> {
     const unfinished = await this.#store.listUnfinished();

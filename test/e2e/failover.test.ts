@@ -160,5 +160,9 @@ describe('a media server SIGKILLed during a recorded call', () => {
       20_000,
     );
     expect(kept.segments.map((seg) => seg.id)).toEqual([recordingId, `${recordingId}-s1`]);
+    // With the gap between them marked, at most a second.
+    const marked = await until(async () => (await (await fetch(`${h.url}/api/v1/recordings/${recordingId}`)).json()) as Recording, (r) => r.gaps.length === 1, 10_000);
+    expect(marked.gaps[0]!.afterSegment).toBe(0);
+    expect(marked.gaps[0]!.endMs - marked.gaps[0]!.startMs).toBeLessThanOrEqual(1000);
   }, 90_000);
 });
