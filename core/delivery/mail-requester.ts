@@ -5,7 +5,8 @@ import type { CallInfo, RecordingGapInfo, RecordingInfo, RecordingResultInfo, Re
 import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../logger.ts';
 import type { Recorder } from '../recorder/recorder.ts';
-import { readRecoveredFile } from '../recorder/recovered-file.ts';
+import { readRecoveredFile, recoveredResult } from '../recorder/recovered-file.ts';
+import { parseSegmentId } from '../telephony/segment-id.ts';
 import type { TelephonyServices } from '../telephony/telephony-services.ts';
 import type { Delivery, DeliveryStore } from './delivery-store.ts';
 import type { MailDelivery } from './mail-delivery.ts';
@@ -132,9 +133,10 @@ export class MailRequester {
    * either order).
    */
   async #markGaps(recordingId: string): Promise<void> {
-    const root = recordingId.replace(/-s\d+$/, '');
-    for (const [segmentId, gap] of this.#gaps) {
-      if (segmentId === recordingId || segmentId.startsWith(`${recordingId}-s`)) await this.#deps.recorder.markGap(root, gap);
+    const { recordingId: root } = parseSegmentId(recordingId);
+    for (const [segment, gap] of this.#gaps) {
+      // This segment's own gap, or (for the recording itself) the gaps of its segments.
+      if (segment === recordingId || parseSegmentId(segment).recordingId === recordingId) await this.#deps.recorder.markGap(root, gap);
     }
   }
 
@@ -143,21 +145,8 @@ export class MailRequester {
     const delivery = await this.#deps.store.get(file.recordingId);
     if (!delivery || delivery.status !== 'recording' || (delivery.mediaServerId !== null && delivery.mediaServerId !== mediaServerId)) return;
     const read = await readRecoveredFile(file.uri, file.fileName);
-    const result: RecordingResultInfo = {
-      fileName: file.fileName,
-      uri: file.uri,
-      mime: delivery.mime,
-      channels: 2,
-      sampleRate: read.sampleRate,
-      samples: read.samples,
-      durationMs: read.durationMs,
-      sizeBytes: read.sizeBytes,
-      sha256: read.sha256,
-      startedAt: delivery.createdAt,
-      stoppedAt: new Date(Date.parse(delivery.createdAt) + read.durationMs).toISOString(),
-      pauses: [],
-      dtmf: [],
-    };
+    // Mailed recordings are the ad hoc kind: dual-channel unless a handler asked otherwise, which the row does not keep.
+    const result = recoveredResult(file, read, { mime: delivery.mime, channels: 2, startedAt: delivery.createdAt });
     this.#deps.logger.info({ recordingId: file.recordingId, durationMs: read.durationMs }, 'recovered segment of a mailed recording taken');
     await this.#deps.store.markPending(file.recordingId, result);
     const pending = await this.#deps.store.get(file.recordingId);
@@ -237,13 +226,13 @@ export class MailRequester {
 
   #subject(delivery: Delivery): string {
     const c = delivery.call;
-    const part = segmentIndexOf(delivery.recordingId);
+    const part = parseSegmentId(delivery.recordingId).index;
     return `Call recording ${c.from} → ${c.to}, ${c.startedAt.slice(0, 16).replace('T', ' ')} UTC${part > 0 ? ` (part ${part + 1})` : ''}`;
   }
 
   #text(delivery: Delivery): string {
     const c = delivery.call;
-    const part = segmentIndexOf(delivery.recordingId);
+    const part = parseSegmentId(delivery.recordingId).index;
     const gap = this.#gaps.get(delivery.recordingId);
     return [
       `Recording ${delivery.recordingId} of call ${delivery.callId}`,
@@ -310,7 +299,3 @@ export class MailRequester {
   }
 }
 
-/** A failover segment's id is its recording's with `-s<index>` (Telephony Services names them so); 0 for a recording itself. */
-function segmentIndexOf(recordingId: string): number {
-  return Number(/-s(\d+)$/.exec(recordingId)?.[1] ?? 0);
-}

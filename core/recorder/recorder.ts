@@ -11,7 +11,7 @@ import type { ContentStore } from './content-store.ts';
 import { matchPolicy } from './match-policy.ts';
 import type { RecordingStore, StoredRecording } from './recording-store.ts';
 import type { RecorderKeys } from './recorder-keys.ts';
-import { readRecoveredFile } from './recovered-file.ts';
+import { readRecoveredFile, recoveredResult } from './recovered-file.ts';
 
 /** Requesters whose recordings the Recorder stores. */
 export const RECORDER_REQUESTERS: readonly Requester[] = ['recorder', 'recorder-rcs'];
@@ -165,21 +165,7 @@ export class Recorder {
     if (!row || row.status !== 'recording' || row.mediaServerId !== mediaServerId) return;
     const read = await readRecoveredFile(file.uri, file.fileName);
     const durationMs = read.durationMs;
-    await this.#store.markCompleted(row.id, {
-      fileName: file.fileName,
-      uri: file.uri,
-      mime: row.mime,
-      channels: row.channels,
-      sampleRate: read.sampleRate,
-      samples: read.samples,
-      durationMs,
-      sizeBytes: read.sizeBytes,
-      sha256: read.sha256,
-      startedAt: row.startedAt,
-      stoppedAt: new Date(Date.parse(row.startedAt) + durationMs).toISOString(),
-      pauses: [],
-      dtmf: [],
-    });
+    await this.#store.markCompleted(row.id, recoveredResult(file, read, row));
     if (durationMs > 0) await this.#store.setGapStart(row.segmentOf ?? row.id, row.segmentIndex, row.segmentStartMs + durationMs);
     this.#logger.info({ recordingId: row.id, segment: row.segmentIndex, durationMs, sizeBytes: read.sizeBytes }, 'recovered segment taken');
     const completed = await this.#store.get(row.id);

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { parseWav } from '../../media/wav/wav-reader.ts';
 import { CapstanError } from '../errors.ts';
+import type { RecordingResultInfo } from '../events/call-events.ts';
 
 export interface RecoveredFile {
   sizeBytes: number;
@@ -36,6 +37,25 @@ export async function readRecoveredFile(uri: string, fileName: string): Promise<
   }
   const timing = wavTiming(Buffer.concat(head));
   return { sizeBytes: size, sha256: hash.digest('hex'), sampleRate: timing?.sampleRate ?? 8000, samples: timing?.samples ?? 0, durationMs: timing?.durationMs ?? 0 };
+}
+
+/** The stop result the media server never sent, made from what its file holds. */
+export function recoveredResult(file: { fileName: string; uri: string }, read: RecoveredFile, recording: { mime: string; channels: number; startedAt: string }): RecordingResultInfo {
+  return {
+    fileName: file.fileName,
+    uri: file.uri,
+    mime: recording.mime,
+    channels: recording.channels,
+    sampleRate: read.sampleRate,
+    samples: read.samples,
+    durationMs: read.durationMs,
+    sizeBytes: read.sizeBytes,
+    sha256: read.sha256,
+    startedAt: recording.startedAt,
+    stoppedAt: new Date(Date.parse(recording.startedAt) + read.durationMs).toISOString(),
+    pauses: [],
+    dtmf: [],
+  };
 }
 
 /** Length of a WAV file from its header (the first bytes); null for other formats. */

@@ -6,6 +6,7 @@ import type { CallDirection, CallInfo, RecordingInfo, RecordingResultInfo, Reque
 import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../logger.ts';
 import { CallJournal } from './call-journal.ts';
+import { segmentId } from './segment-id.ts';
 import { MediaServerClient } from './media-server-client.ts';
 import type { MediaServerRegistry } from './media-server-registry.ts';
 import { selectByRules, type RuleSet } from './selection-rules.ts';
@@ -239,20 +240,20 @@ export class TelephonyServices {
       .catch(() => undefined);
     for (const r of recordings) {
       const index = (r.current.segment?.index ?? 0) + 1;
-      const segmentId = `${r.info.recordingId}-s${index}`;
+      const id = segmentId(r.info.recordingId, index);
       try {
         const started = await this.#client(mediaServerId).startRecording(callId, {
-          recordingId: segmentId,
+          recordingId: id,
           mime: r.format.mime,
           channels: r.format.channels,
           ...(r.format.encryption ? { encryption: r.format.encryption } : {}),
         });
-        if (r.paused) await this.#client(mediaServerId).pauseRecording(segmentId, { mode: r.paused });
+        if (r.paused) await this.#client(mediaServerId).pauseRecording(id, { mode: r.paused });
         const startedAt = Date.now();
         const rootStart = Date.parse(r.info.startedAt);
         const segment: RecordingInfo = {
           ...r.info,
-          recordingId: segmentId,
+          recordingId: id,
           mediaServerId,
           fileName: started.fileName,
           uri: started.uri,

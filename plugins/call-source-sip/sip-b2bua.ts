@@ -17,7 +17,7 @@ import type { Logger } from '../../core/logger.ts';
 import type { TelephonyServices } from '../../core/telephony/telephony-services.ts';
 import { header, parseCSeq, parseSipMessage, parseVia, serializeSipMessage, tagOf, uriOf, userOf, type SipMessage, type SipRequest, type SipResponse } from './sip-message.ts';
 import { readSdp, writeSdp, type MediaOffer } from './sdp.ts';
-import { SipRegistrar, type SipRegistrarOptions } from './sip-registrar.ts';
+import { CLOSED_REGISTRAR, SipRegistrar, type SipRegistrarOptions } from './sip-registrar.ts';
 
 export interface SipRoute {
   /** Regular expression on the called number (the Request-URI's user part). */
@@ -140,6 +140,8 @@ export class SipB2bua {
   readonly #registrar: SipRegistrar;
   /** Null: every source is allowed. */
   readonly #allowed: BlockList | null;
+  /** The routes with their expressions compiled once. */
+  readonly #routes: { route: SipRoute; match: RegExp }[];
   #port = 0;
   #closed = false;
   readonly #off: () => void;
@@ -150,7 +152,8 @@ export class SipB2bua {
     this.#events = deps.events;
     this.#logger = deps.logger;
     this.#allowed = allowList(options.allowFrom ?? []);
-    this.#registrar = new SipRegistrar(options.registrar ?? { users: {}, open: false, realm: 'capstan', maxExpires: 3600, minExpires: 60 });
+    this.#registrar = new SipRegistrar(options.registrar ?? CLOSED_REGISTRAR);
+    this.#routes = options.routes.map((route) => ({ route, match: new RegExp(route.match) }));
     // A deep receive queue: INVITE bursts (a trunk after an outage, a load test) must queue, not drop
     // (the kernel caps it at net.core.rmem_max).
     this.#socket = createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
@@ -277,7 +280,8 @@ export class SipB2bua {
       this.#answerMalformed(raw, { address: from.address, port: from.port, transport }, error.message);
       return;
     }
-    if (this.#allowed && !this.#allowed.check(from.address.replace(/^::ffff:/, ''), isIP(from.address.replace(/^::ffff:/, '')) === 6 ? 'ipv6' : 'ipv4')) {
+    const source = from.address.replace(/^::ffff:/, '');
+    if (this.#allowed && !this.#allowed.check(source, isIP(source) === 6 ? 'ipv6' : 'ipv4')) {
       this.#count('not-allowed');
       if (msg.kind === 'request' && msg.method !== 'ACK') this.#send(this.#response(msg, 403, 'Forbidden (source not allowed)'), { address: from.address, port: from.port, transport });
       return;
@@ -407,7 +411,7 @@ export class SipB2bua {
   /** The first route whose `match` finds the called number, or else the called URI (`sip:support@pbx.example.com`). */
   #route(user: string, uri: string): SipRoute | null {
     const bare = uriOf(uri);
-    return this.#options.routes.find((r) => new RegExp(r.match).test(user)) ?? this.#options.routes.find((r) => new RegExp(r.match).test(bare)) ?? null;
+    return (this.#routes.find((r) => r.match.test(user)) ?? this.#routes.find((r) => r.match.test(bare)))?.route ?? null;
   }
 
   /** A route's destination URI: as written, or the registered contact it names (null: none registered). */

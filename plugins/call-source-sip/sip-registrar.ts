@@ -23,6 +23,9 @@ export interface SipRegistrarOptions {
   minExpires: number;
 }
 
+/** Nobody may register: what the B2BUA runs with when it is given no registrar options. */
+export const CLOSED_REGISTRAR: SipRegistrarOptions = { users: {}, open: false, realm: 'capstan', maxExpires: 3600, minExpires: 60 };
+
 export interface Binding {
   user: string;
   /** The Contact URI the phone registered: where its calls go. */
