@@ -4,8 +4,9 @@
  * the same core, measured in the same run.
  *
  * Set-up: the media server is a separate process pinned to core 0 (`taskset -c 0`), recording
- * every call as dual-channel 16-bit WAV and relaying each leg to the other party (a socket that
- * never reads: relaying costs the server its send, as in the audio path). The load generator is
+ * every call as dual-channel 16-bit WAV and relaying each leg to the other party: out of a
+ * discard device where the bench can make one (relaying costs the server its send, as in the
+ * audio path; see relaySink), else to a loopback socket that never reads. The load generator is
  * another process pinned to core 1 with this one: it plays each leg's 20 ms packets at real-time
  * pace, phases spread evenly. Each step allocates N calls over the control API, starts their
  * recordings, plays `windowSeconds` of audio, stops them and compares what the server placed on
@@ -21,7 +22,9 @@
  * The media server runs once per UDP transport (`transports`): the native socket set (batched
  * recvmmsg/sendmmsg, docs/native-udp.md), then node:dgram for comparison.
  *
- * CAPSTAN_BENCH_CPU_PROF=<dir> runs the media server with --cpu-prof into that folder.
+ * CAPSTAN_BENCH_CPU_PROF=<dir> runs the media server with --cpu-prof into that folder;
+ * CAPSTAN_BENCH_SERVER_NODE_ARGS adds Node options to the media server's command line
+ * (space-separated, e.g. `--trace-gc` or `--perf-basic-prof` for `perf report`).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -96,12 +99,64 @@ function pinned(core: number, script: string, args: string[], extraNodeArgs: str
 }
 
 async function blackhole(): Promise<{ port: number; proc: ChildProcess }> {
-  // A socket that never reads: the kernel drops what overflows it, at no cost to anyone's CPU.
+  // A socket that never reads: the kernel drops what overflows it.
   const proc = spawn('taskset', ['-c', '1', 'python3', '-c', "import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('127.0.0.1',0))\nprint(s.getsockname()[1],flush=True)\ntime.sleep(1e9)"], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const [data] = (await once(proc.stdout!, 'data')) as [Buffer];
   return { port: Number(data.toString().trim()), proc };
+}
+
+/** Where the server's relayed packets go, and the address its RTP sockets bind. */
+interface RelaySink {
+  kind: 'discard device' | 'loopback socket';
+  /** The media server's RTP address (the generator sends there). */
+  serverAddress: string;
+  to: { address: string; port: number };
+  close(): void;
+}
+
+const NULL_DEVICE = 'capstan-null';
+/** TEST-NET-2 (RFC 5737): never a real host. The server is .1 (local), the parties .7 (out of the discard device). */
+const NULL_NET = { server: '198.51.100.1', party: '198.51.100.7', prefix: 24 };
+
+/**
+ * The relay's destination. On loopback the kernel runs the receiver's path inside the sender's
+ * system call, so a loopback sink charges the server for a receive that in production happens
+ * on the party's machine. Where it can (root, the ifb module), the bench makes a discard device:
+ * an ifb interface, which frees whatever is sent to it without the device being part of a
+ * redirect, with a TEST-NET-2 route on it — the server pays its whole send path, up to the
+ * driver, as with a real NIC, and nobody pays a receive. Otherwise a loopback socket that never
+ * reads, and the results say so.
+ */
+async function relaySink(): Promise<RelaySink> {
+  const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  try {
+    try {
+      ip('link', 'del', NULL_DEVICE); // left over by a run that was killed
+    } catch {
+      // none
+    }
+    ip('link', 'add', NULL_DEVICE, 'type', 'ifb');
+    ip('link', 'set', NULL_DEVICE, 'up');
+    ip('addr', 'add', `${NULL_NET.server}/${NULL_NET.prefix}`, 'dev', NULL_DEVICE);
+    return {
+      kind: 'discard device',
+      serverAddress: NULL_NET.server,
+      to: { address: NULL_NET.party, port: 9 },
+      close: () => {
+        try {
+          ip('link', 'del', NULL_DEVICE);
+        } catch {
+          // already gone
+        }
+      },
+    };
+  } catch (e) {
+    process.stderr.write(`media-capacity: no discard device (${(e as Error).message.split('\n')[0]}); relaying to a loopback socket\n`);
+    const sink = await blackhole();
+    return { kind: 'loopback socket', serverAddress: '127.0.0.1', to: { address: '127.0.0.1', port: sink.port }, close: () => sink.proc.kill() };
+  }
 }
 
 async function api(base: string, method: string, path: string, body?: unknown): Promise<any> {
@@ -119,11 +174,11 @@ async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<v
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
 }
 
-async function step(calls: number, opus: boolean, windowSeconds: number, server: Child, base: string, load: Child, sink: number, recordingsDir: string): Promise<StepResult> {
+async function step(calls: number, opus: boolean, windowSeconds: number, server: Child, base: string, load: Child, sink: RelaySink, recordingsDir: string): Promise<StepResult> {
   // Unique per step: a media server keeps finished recordings' results until their files are fetched.
   const ids = Array.from({ length: calls }, (_, i) => `${opus ? 'o' : 'g'}${calls}-c${i}`);
   const ports: { port: number; kind: 'pcmu' | 'opus' }[] = [];
-  const remote = { address: '127.0.0.1', port: sink };
+  const remote = sink.to;
   await inBatches(ids, 50, async (id) => {
     const res = await api(base, 'POST', '/v1/calls', {
       callId: id,
@@ -136,7 +191,7 @@ async function step(calls: number, opus: boolean, windowSeconds: number, server:
     for (const leg of res.legs as { legId: string; rtp: { port: number } }[]) ports.push({ port: leg.rtp.port, kind: opus && leg.legId === 'caller' ? 'opus' : 'pcmu' });
   });
   await server.ask({ cmd: 'usage' }); // resets the server's CPU and event-loop counters
-  const played = await load.ask<{ sent: number[]; behindMaxMs: number; refused: number }>({ cmd: 'play', legs: ports, seconds: windowSeconds });
+  const played = await load.ask<{ sent: number[]; behindMaxMs: number; refused: number }>({ cmd: 'play', address: sink.serverAddress, legs: ports, seconds: windowSeconds });
   const usage = await server.ask<{ cpu: number; cpuSystem: number; eventLoopDelayMaxMs: number; rssMiB: number; datagramsPerBatch?: number }>({ cmd: 'usage' });
   await new Promise((r) => setTimeout(r, 300)); // the last packets land (jitter delay is 200 ms)
   let received = 0;
@@ -176,8 +231,8 @@ async function step(calls: number, opus: boolean, windowSeconds: number, server:
 }
 
 /** CPU µs one relayed datagram costs its sender on core 0 (bench/media-capacity/send-cost-process.ts). */
-async function relaySendCost(sink: number, sockets: number): Promise<{ oneSocketUs: number; manySocketsUs: number; sockets: number }> {
-  const proc = spawn('taskset', ['-c', '0', process.execPath, '--import', 'tsx', join(here, 'media-capacity', 'send-cost-process.ts'), String(sink), String(sockets)], {
+async function relaySendCost(from: string, to: { address: string; port: number }, sockets: number): Promise<{ oneSocketUs: number; manySocketsUs: number; sockets: number }> {
+  const proc = spawn('taskset', ['-c', '0', process.execPath, '--import', 'tsx', join(here, 'media-capacity', 'send-cost-process.ts'), from, to.address, String(to.port), String(sockets)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   spawned.push(proc);
@@ -204,10 +259,13 @@ export async function benchMediaCapacity(options: MediaCapacityOptions = {}): Pr
   // This process (the controller) and the generator share core 1; core 0 is the server's alone.
   execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
   const dataDir = await mkdtemp(join(tmpdir(), 'capstan-media-capacity-'));
-  const sink = await blackhole();
+  const sink = await relaySink();
   const load = pinned(1, 'load-process.ts', []);
   const { udp: generatorUdp } = await load.ask<{ udp: string }>(undefined);
-  const out: Record<string, unknown> = { 'load generator sends through': generatorUdp === 'native' ? 'the native socket set (sendmmsg)' : 'node:dgram' };
+  const out: Record<string, unknown> = {
+    'load generator sends through': generatorUdp === 'native' ? 'the native socket set (sendmmsg)' : 'node:dgram',
+    'relay sink': sink.kind === 'discard device' ? `a discard device (ifb, ${NULL_NET.party}): the server pays its send, no one a receive` : 'a loopback socket that never reads (the server also pays its receive path)',
+  };
   try {
     const bare = await bareCeiling(load, options.bareSeconds ?? 5);
     out['bare socket: datagrams/s received on one core'] = Math.round(bare.packetsPerSecond);
@@ -216,14 +274,26 @@ export async function benchMediaCapacity(options: MediaCapacityOptions = {}): Pr
     out['bare socket: G.711 calls equivalent (100 packets/s each)'] = Math.round(bare.packetsPerSecond / 100);
     if (generatorUdp === 'native') {
       // What the relay alone costs the server's core per packet, at the largest step's socket count.
-      const cost = await relaySendCost(sink.port, 2 * Math.max(...(options.steps ?? DEFAULT_STEPS)));
+      const sockets = 2 * Math.max(...(options.steps ?? DEFAULT_STEPS));
+      const cost = await relaySendCost(sink.serverAddress, sink.to, sockets);
       out['relay send to the sink: CPU µs per datagram, from 1 socket'] = cost.oneSocketUs;
       out[`relay send to the sink: CPU µs per datagram, round-robin over ${cost.sockets} sockets`] = cost.manySocketsUs;
+      if (sink.kind === 'discard device') {
+        // For comparison: the same sends to a loopback socket, whose receive the sender then pays.
+        const loopback = await blackhole();
+        try {
+          const viaLoopback = await relaySendCost('127.0.0.1', { address: '127.0.0.1', port: loopback.port }, sockets);
+          out[`relay send to a loopback socket instead: CPU µs per datagram, round-robin over ${viaLoopback.sockets} sockets`] = viaLoopback.manySocketsUs;
+        } finally {
+          loopback.proc.kill();
+        }
+      }
     }
 
     const prof = process.env.CAPSTAN_BENCH_CPU_PROF;
     for (const udp of options.transports ?? ['native', 'dgram']) {
-      const server = pinned(0, 'server-process.ts', ['media', join(dataDir, udp), udp], prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []);
+      const extra = (process.env.CAPSTAN_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+      const server = pinned(0, 'server-process.ts', ['media', join(dataDir, udp), udp, sink.serverAddress], [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), ...extra]);
       const { controlUrl, udp: running } = await server.ask<{ controlUrl: string; udp: string }>(undefined);
       // A native run that silently fell back to node:dgram would measure the wrong thing.
       if (running !== udp) throw new Error(`media-capacity: asked for the ${udp} transport, the server runs ${running}`);
@@ -235,7 +305,7 @@ export async function benchMediaCapacity(options: MediaCapacityOptions = {}): Pr
         let best: StepResult | undefined;
         const cpuBySteps: string[] = [];
         for (const calls of steps) {
-          const r = await step(calls, opus, windowSeconds, server, controlUrl, load, sink.port, recordingsDir);
+          const r = await step(calls, opus, windowSeconds, server, controlUrl, load, sink, recordingsDir);
           process.stderr.write(`media-capacity ${udp} ${label} ${calls} calls: ${JSON.stringify(r)}\n`);
           // CPU at equal load compares the transports even where both pass or both fail.
           cpuBySteps.push(`${calls}: ${r.cpu.toFixed(2)}${r.ok ? '' : ' (failed)'}`);
@@ -266,7 +336,7 @@ export async function benchMediaCapacity(options: MediaCapacityOptions = {}): Pr
     throw e;
   } finally {
     load.proc.send({ cmd: 'close' });
-    sink.proc.kill();
+    sink.close();
     await rm(dataDir, { recursive: true, force: true });
   }
   out['window per step (s)'] = windowSeconds;

@@ -18,6 +18,8 @@ import type { UdpSocket, UdpTransport } from '../../media/rtp/udp-transport.ts';
 
 interface PlayCommand {
   cmd: 'play';
+  /** The media server's RTP address. */
+  address: string;
   legs: { port: number; kind: 'pcmu' | 'opus' }[];
   seconds: number;
 }
@@ -74,13 +76,13 @@ function packet(kind: 'pcmu' | 'opus', leg: number, n: number): Buffer {
   return buf;
 }
 
-async function play({ legs, seconds }: PlayCommand): Promise<{ sent: number[]; behindMaxMs: number; refused: number }> {
+async function play({ address, legs, seconds }: PlayCommand): Promise<{ sent: number[]; behindMaxMs: number; refused: number }> {
   refused = 0;
   const sent = new Array<number>(legs.length).fill(0);
   const packets = Math.round(seconds * 50);
   const spacing = 20 / legs.length;
   const start = performance.now() + 50;
-  const to = legs.map((l) => ({ address: '127.0.0.1', port: l.port }));
+  const to = legs.map((l) => ({ address, port: l.port }));
   let behindMaxMs = 0;
   // Slot s is packet floor(s / L) of leg s % L, due at start + s × spacing.
   let slot = 0;

@@ -56,7 +56,8 @@ if (mode === 'bare') {
     id: 'ms-bench',
     port: 0,
     address: '127.0.0.1',
-    rtpAddress: '127.0.0.1',
+    // The bench's relay sink decides: a discard device's local address, or loopback.
+    rtpAddress: process.argv[5] ?? '127.0.0.1',
     // 6000 even ports: 3000 calls; below the kernel's ephemeral ports (32768 up).
     rtpPorts: [20000, 31999],
     dataDir: process.argv[3]!,

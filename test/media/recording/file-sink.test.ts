@@ -1,0 +1,87 @@
+/**
+ * The plain file sink gathers appends in memory and writes them at its next sync: what is on
+ * disk between syncs is only what a sync made durable, and after a sync, a close or an abandon
+ * the file holds exactly the bytes given, rewrites included wherever they fell.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PlainFileSink } from '../../../media/recording/file-sink.ts';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'file-sink-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const bytes = (n: number, seed: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff));
+
+describe('PlainFileSink', () => {
+  it('holds appends until the sync, then the file has every byte in order', async () => {
+    const path = join(dir, 'a.part');
+    const sink = await PlainFileSink.create(path);
+    const parts = [bytes(44, 1), bytes(3200, 2), bytes(3200, 3)];
+    let at = 0;
+    for (const p of parts) {
+      await sink.write(at, p);
+      at += p.length;
+    }
+    expect(readFileSync(path).length).toBe(0);
+    await sink.sync();
+    expect(readFileSync(path)).toEqual(Buffer.concat(parts));
+    await sink.close();
+  });
+
+  it('rewrites bytes on disk in place and bytes still held in memory before they go out', async () => {
+    const path = join(dir, 'b.part');
+    const sink = await PlainFileSink.create(path);
+    const expected = Buffer.concat([bytes(100, 1), bytes(100, 2)]);
+    await sink.write(0, expected.subarray(0, 100));
+    await sink.sync();
+    await sink.write(100, expected.subarray(100));
+    // A header rewrite (on disk), one inside the held bytes, and one straddling both.
+    const patches: [number, Buffer][] = [
+      [0, Buffer.from('RIFF')],
+      [150, Buffer.from('data')],
+      [98, Buffer.from('xyzw')],
+    ];
+    for (const [pos, b] of patches) {
+      await sink.write(pos, b);
+      b.copy(expected, pos);
+    }
+    await sink.close();
+    expect(readFileSync(path)).toEqual(expected);
+  });
+
+  it('writes appends larger than its buffer straight through, in order', async () => {
+    const path = join(dir, 'c.part');
+    const sink = await PlainFileSink.create(path);
+    const parts = [bytes(1000, 1), bytes(100_000, 2), bytes(500, 3), bytes(70_000, 4)];
+    let at = 0;
+    for (const p of parts) {
+      await sink.write(at, p);
+      at += p.length;
+    }
+    await sink.close();
+    expect(readFileSync(path)).toEqual(Buffer.concat(parts));
+  });
+
+  it('still writes what it holds when abandoned, so the repair keeps it', async () => {
+    const path = join(dir, 'd.part');
+    const sink = await PlainFileSink.create(path);
+    await sink.write(0, bytes(500, 9));
+    await sink.abandon();
+    await sink.abandon();
+    expect(readFileSync(path)).toEqual(bytes(500, 9));
+  });
+
+  it('refuses a write that would leave a hole, and writes after close', async () => {
+    const sink = await PlainFileSink.create(join(dir, 'e.part'));
+    await sink.write(0, bytes(10, 1));
+    await expect(sink.write(20, bytes(10, 2))).rejects.toMatchObject({ code: 'CAPSTAN_ERR_RECORDING_FAILED' });
+    await sink.close();
+    await sink.close();
+    await expect(sink.write(10, bytes(10, 2))).rejects.toMatchObject({ code: 'CAPSTAN_ERR_CLOSED' });
+  });
+});
