@@ -67,7 +67,7 @@ export class MediaCall {
           socket,
           port,
           serverCounters: context.counters,
-          onPacket: (packet, datagram, arrivalMs) => call.onPacket(role, packet, datagram, arrivalMs),
+          onPacket: (packet, _datagram, arrivalMs) => call.onPacket(role, packet, arrivalMs),
           onError: (e) => context.logger.debug({ callId: call.callId, leg: role, err: e }, 'RTP socket error'),
         });
         call.legs.set(role, {
@@ -81,6 +81,7 @@ export class MediaCall {
           telephoneEvents: 0,
         });
       }
+      for (const leg of call.legs.values()) call.wireRelay(leg.role);
     } catch (e) {
       await call.close();
       throw e;
@@ -110,6 +111,14 @@ export class MediaCall {
   /** Re-points the relay: packets from the other leg go to `remote` from now on. */
   setRemote(role: LegRole, remote: Endpoint): void {
     this.leg(role).remote = remote;
+    this.wireRelay(otherRole(role));
+  }
+
+  /** What `role`'s party sends goes out of the other leg's socket to the other party. */
+  private wireRelay(role: LegRole): void {
+    const from = this.legs.get(role);
+    const to = this.legs.get(otherRole(role));
+    from?.socket.relayTo(to?.socket, to?.remote);
   }
 
   /**
@@ -154,10 +163,8 @@ export class MediaCall {
     return this.closing;
   }
 
-  private onPacket(role: LegRole, packet: RtpPacket, datagram: Buffer, arrivalMs: number): void {
-    // Relay first: the other party should not wait for decoding and recording.
-    const other = this.legs.get(role === 'caller' ? 'callee' : 'caller');
-    if (other?.remote) other.socket.send(datagram, other.remote);
+  private onPacket(role: LegRole, packet: RtpPacket, arrivalMs: number): void {
+    // Relayed already (LegSocket.relayTo): what is left is recording.
     if (this.recordings.size === 0) return;
     const leg = this.legs.get(role)!;
     if (packet.payloadType === leg.codec.telephoneEventPayloadType && leg.decoder) {
@@ -200,6 +207,10 @@ export class MediaCall {
     };
     for (const recording of this.recordings) recording.pushTelephoneEvent(leg.role, eventPacket, arrivalMs);
   }
+}
+
+function otherRole(role: LegRole): LegRole {
+  return role === 'caller' ? 'callee' : 'caller';
 }
 
 function reasonOf(e: unknown, fallback: string): string {

@@ -14,6 +14,13 @@
  * and the bytes into the send buffer, then calls flush(count): consecutive entries of one socket
  * go out in one sendmmsg; each entry's outcome (0 or errno) is written back into its STATUS field.
  *
+ * Relay: a socket may be told to relay (setRelay): every datagram it receives that is a valid RTP
+ * packet — the same length and field checks as the media path's RtpPacket.parse, RTCP excluded —
+ * is sent on out of another socket of the set to a fixed destination, here, before JavaScript
+ * sees the batch. A media server forwards each leg's audio to the other party this way without
+ * a send per packet from JavaScript. Each relayed entry carries the sending socket's id and the
+ * outcome (RELAY_VIA, RELAY_STATUS) so JavaScript counts it as it counts its own sends.
+ *
  * Nothing here throws per datagram: failures are errno values in the tables. Socket ids carry a
  * generation, so an id closed and reused never receives another socket's datagrams.
  *
@@ -48,6 +55,8 @@ enum {
   F_SCOPE,   /* IPv6 scope id */
   F_ADDR,    /* 4 words: the address's 4 or 16 bytes in network order */
   F_STATUS = F_ADDR + 4, /* 0, or an errno: receive error on that socket / send failure */
+  F_RELAY_VIA,           /* receive: the socket that relayed the datagram, or -1 */
+  F_RELAY_STATUS,        /* receive: 1 relayed, or -errno */
   F_FIELDS
 };
 
@@ -68,6 +77,10 @@ typedef struct {
   int32_t id;
   int family;
   uint32_t generation;
+  /* Relay of what this socket receives: out of socket relay_via (-1: none) to relay_addr. */
+  int32_t relay_via;
+  socklen_t relay_addr_len;
+  struct sockaddr_storage relay_addr;
 } udp_slot;
 
 typedef struct {
@@ -102,6 +115,11 @@ typedef struct {
   struct mmsghdr recv_msgs[RECV_VLEN];
   struct iovec recv_iovs[RECV_VLEN];
   struct sockaddr_storage recv_addrs[RECV_VLEN];
+  /* Relays queued during a receive pass, sent before the batch goes to JavaScript. */
+  uint32_t relay_count;
+  int32_t relay_entries[RECV_ENTRIES]; /* receive-table index of each */
+  struct mmsghdr relay_msgs[RECV_ENTRIES];
+  struct iovec relay_iovs[RECV_ENTRIES];
   struct mmsghdr send_msgs[SEND_VLEN];
   struct iovec send_iovs[SEND_VLEN];
   struct sockaddr_storage send_addrs[SEND_VLEN];
@@ -267,9 +285,83 @@ static void on_handle_finalized(napi_env env, void *data, void *hint) {
   maybe_free(s);
 }
 
+/* ---- relay --------------------------------------------------------------------------------- */
+
+/*
+ * Whether a datagram is one the media path would relay: RTP, not RTCP, every length consistent.
+ * Mirrors RtpPacket.parse and the RTCP test of LegSocket (media/rtp/): a packet one relays the
+ * other must too, or the transports would forward different traffic.
+ */
+static int rtp_relayable(const uint8_t *p, uint32_t length) {
+  if (length >= 2 && p[1] >= 200 && p[1] <= 204) return 0; /* RTCP multiplexed on the port */
+  if (length < 12 || (p[0] >> 6) != 2) return 0;
+  uint32_t offset = 12 + 4u * (p[0] & 0x0f);
+  if (offset > length) return 0;
+  if (p[0] & 0x10) {
+    if (offset + 4 > length) return 0;
+    uint32_t words = ((uint32_t)p[offset + 2] << 8) | p[offset + 3];
+    offset += 4 + 4 * words;
+    if (offset > length) return 0;
+  }
+  if (p[0] & 0x20) {
+    uint8_t padding = p[length - 1];
+    if (padding == 0 || offset + padding > length) return 0;
+  }
+  return 1;
+}
+
+/* Queues receive entry `index` (its bytes already in recv_data) for the relay of `from`, when it has one. */
+static void queue_relay(udp_set *s, udp_slot *from, uint32_t index) {
+  int32_t *entry = &s->recv_table[index * F_FIELDS];
+  entry[F_RELAY_VIA] = -1;
+  entry[F_RELAY_STATUS] = 0;
+  if (from->relay_via < 0) return;
+  const uint8_t *data = s->recv_data + entry[F_OFFSET];
+  if (!rtp_relayable(data, (uint32_t)entry[F_LENGTH])) return;
+  /* A relay through a socket since closed is dropped silently, as a send on a closed socket. */
+  if (lookup(s, from->relay_via) == NULL) return;
+  uint32_t n = s->relay_count++;
+  s->relay_entries[n] = (int32_t)index;
+  s->relay_iovs[n].iov_base = (void *)data;
+  s->relay_iovs[n].iov_len = (size_t)entry[F_LENGTH];
+  memset(&s->relay_msgs[n].msg_hdr, 0, sizeof(struct msghdr));
+  s->relay_msgs[n].msg_hdr.msg_iov = &s->relay_iovs[n];
+  s->relay_msgs[n].msg_hdr.msg_iovlen = 1;
+  /* Safe to point into the slot: nothing can grow the slot array before flush_relays runs. */
+  s->relay_msgs[n].msg_hdr.msg_name = &from->relay_addr;
+  s->relay_msgs[n].msg_hdr.msg_namelen = from->relay_addr_len;
+  entry[F_RELAY_VIA] = from->relay_via;
+}
+
+/* Sends the queued relays: consecutive ones through the same socket in one sendmmsg. */
+static void flush_relays(udp_set *s) {
+  uint32_t i = 0;
+  while (i < s->relay_count) {
+    int32_t via_id = s->recv_table[s->relay_entries[i] * F_FIELDS + F_RELAY_VIA];
+    uint32_t end = i + 1;
+    while (end < s->relay_count && s->recv_table[s->relay_entries[end] * F_FIELDS + F_RELAY_VIA] == via_id) end++;
+    udp_slot *via = lookup(s, via_id);
+    while (i < end) {
+      int sent = via == NULL ? -1 : sendmmsg(via->fd, s->relay_msgs + i, end - i, MSG_DONTWAIT);
+      if (sent < 0 && via != NULL && errno == EINTR) continue;
+      if (sent <= 0) {
+        /* The first not sent failed; the rest are tried after it. */
+        s->recv_table[s->relay_entries[i] * F_FIELDS + F_RELAY_STATUS] = via == NULL ? -EBADF : sent < 0 ? -errno : -EIO;
+        i++;
+        continue;
+      }
+      for (int k = 0; k < sent; k++) s->recv_table[s->relay_entries[i + k] * F_FIELDS + F_RELAY_STATUS] = 1;
+      i += (uint32_t)sent;
+    }
+  }
+  s->relay_count = 0;
+}
+
 /* ---- receive ------------------------------------------------------------------------------- */
 
 static void deliver(udp_set *s, uint32_t count) {
+  /* Relays first: the other party should not wait for JavaScript (and the data is overwritten after). */
+  flush_relays(s);
   napi_env env = s->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
@@ -335,6 +427,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       memset(entry, 0, F_FIELDS * sizeof(int32_t));
       entry[F_ID] = id;
       entry[F_STATUS] = errno;
+      entry[F_RELAY_VIA] = -1;
       count++;
       continue;
     }
@@ -355,6 +448,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       put_address(entry, &s->recv_addrs[i]);
       memcpy(s->recv_data + used, s->recv_iovs[i].iov_base, length);
       used += (length + 7) & ~(size_t)7;
+      queue_relay(s, slot, count);
       count++;
     }
   }
@@ -497,6 +591,7 @@ static napi_value js_bind(napi_env env, napi_callback_info info) {
   udp_slot *slot = &s->slots[index];
   slot->fd = fd;
   slot->family = addr.ss_family == AF_INET6 ? 6 : 4;
+  slot->relay_via = -1;
   slot->id = (int32_t)((slot->generation << SLOT_BITS) | index);
   struct epoll_event event;
   memset(&event, 0, sizeof event);
@@ -623,6 +718,52 @@ static napi_value js_flush(napi_env env, napi_callback_info info) {
   return int_value(env, failures);
 }
 
+/*
+ * setRelay(handle, id, viaId, address: Int32Array of 6 as parseAddress writes it, port) → 0, or
+ * -errno (EBADF: either socket is not open; EINVAL: a bad address). viaId < 0 stops the relay.
+ */
+static napi_value js_set_relay(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) return throw_type(env, "setRelay(handle, id, viaId, address, port)");
+  udp_set *s = get_set(env, argv[0]);
+  if (s == NULL) return NULL;
+  int32_t id, via_id;
+  CHECK(napi_get_value_int32(env, argv[1], &id));
+  CHECK(napi_get_value_int32(env, argv[2], &via_id));
+  udp_slot *slot = lookup(s, id);
+  if (slot == NULL) return int_value(env, -EBADF);
+  if (via_id < 0) {
+    slot->relay_via = -1;
+    return int_value(env, 0);
+  }
+  if (argc < 5) return throw_type(env, "setRelay(handle, id, viaId, address, port)");
+  if (lookup(s, via_id) == NULL) return int_value(env, -EBADF);
+  napi_typedarray_type type;
+  size_t elements;
+  void *data;
+  if (napi_get_typedarray_info(env, argv[3], &type, &elements, &data, NULL, NULL) != napi_ok || type != napi_int32_array || elements < 6) {
+    return throw_type(env, "address must be an Int32Array of 6");
+  }
+  int32_t port;
+  if (napi_get_value_int32(env, argv[4], &port) != napi_ok || port < 1 || port > 65535) return int_value(env, -EINVAL);
+  const int32_t *words = (const int32_t *)data;
+  int32_t entry[F_FIELDS];
+  memset(entry, 0, sizeof entry);
+  entry[F_FAMILY] = words[0];
+  entry[F_SCOPE] = words[1];
+  entry[F_PORT] = port;
+  memcpy(&entry[F_ADDR], &words[2], 16);
+  struct sockaddr_storage addr;
+  socklen_t addr_len = get_address(entry, &addr);
+  if (addr_len == 0) return int_value(env, -EINVAL);
+  slot->relay_addr = addr;
+  slot->relay_addr_len = addr_len;
+  slot->relay_via = via_id;
+  return int_value(env, 0);
+}
+
 /* parseAddress(address, out: Int32Array of >= 6) → 4 or 6 with out = [family, scope, addr words...], or 0 when not a numeric address. */
 static napi_value js_parse_address(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -672,6 +813,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"localPort", NULL, js_local_port, NULL, NULL, NULL, napi_default, NULL},
       {"closeSocket", NULL, js_close_socket, NULL, NULL, NULL, napi_default, NULL},
       {"flush", NULL, js_flush, NULL, NULL, NULL, napi_default, NULL},
+      {"setRelay", NULL, js_set_relay, NULL, NULL, NULL, napi_default, NULL},
       {"parseAddress", NULL, js_parse_address, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
   };

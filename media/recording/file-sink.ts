@@ -13,6 +13,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { KeyObject } from 'node:crypto';
 import { CapstanError } from '../../core/errors.ts';
 import { SasfWriter } from '../sasf/writer.ts';
+import type { FilesystemSync } from './filesystem-sync.ts';
 import type { SasfMetadata } from '../sasf/format.ts';
 
 export interface FileSink {
@@ -41,19 +42,26 @@ const PLAIN_BUFFER_BYTES = 64 * 1024;
  * thread-pool job per write — the recording's ten writes a second cost more than the bytes.
  * What a crash can lose is unchanged: only what a `sync()` has made durable was ever promised.
  */
+export interface PlainFileSinkOptions {
+  /** Makes `sync()` share one syncfs with every other file of the folder. Default: fdatasync of this file. */
+  filesystemSync?: FilesystemSync | undefined;
+}
+
 export class PlainFileSink implements FileSink {
   #fh: FileHandle | undefined;
+  readonly #filesystemSync: FilesystemSync | undefined;
   #end = 0;
   /** Bytes [#diskEnd, #end) are in #buffer, not yet written. */
   #diskEnd = 0;
   #buffer: Buffer | undefined;
 
-  private constructor(fh: FileHandle) {
+  private constructor(fh: FileHandle, options: PlainFileSinkOptions) {
     this.#fh = fh;
+    this.#filesystemSync = options.filesystemSync;
   }
 
-  static async create(path: string): Promise<PlainFileSink> {
-    return new PlainFileSink(await open(path, 'wx'));
+  static async create(path: string, options: PlainFileSinkOptions = {}): Promise<PlainFileSink> {
+    return new PlainFileSink(await open(path, 'wx'), options);
   }
 
   async write(position: number, bytes: Uint8Array): Promise<void> {
@@ -78,7 +86,8 @@ export class PlainFileSink implements FileSink {
 
   async sync(): Promise<void> {
     await this.#writeBuffered();
-    await this.#handle().datasync();
+    const fh = this.#handle();
+    await (this.#filesystemSync ? this.#filesystemSync.sync() : fh.datasync());
   }
 
   async close(): Promise<void> {

@@ -51,6 +51,10 @@ export class LegSocket {
   private readonly socket: UdpSocket;
   private readonly options: LegSocketOptions;
   private closing: Promise<void> | undefined;
+  /** Where this leg's RTP is relayed: out of the other leg's socket to its party. */
+  private relay: { via: LegSocket; to: Endpoint } | undefined;
+  /** The transport relays natively (the native socket set): receive() then does not. */
+  private relayNative = false;
 
   constructor(options: LegSocketOptions) {
     this.options = options;
@@ -69,6 +73,18 @@ export class LegSocket {
 
   get closed(): boolean {
     return this.closing !== undefined;
+  }
+
+  /**
+   * Relays every valid RTP packet this leg receives (RTCP and malformed datagrams are not) out of
+   * `via` to `to`, before the packet handler sees it; undefined stops. The native socket set does
+   * it without JavaScript; node:dgram, here in receive(). Outcomes are counted on `via`.
+   */
+  relayTo(via: LegSocket | undefined, to: Endpoint | undefined): void {
+    if (this.closing) return;
+    this.relay = via && to ? { via, to } : undefined;
+    this.relayNative = via !== undefined && to !== undefined && (this.socket.setRelay?.(via.socket, to) ?? false);
+    if (!this.relayNative) this.socket.setRelay?.(undefined, undefined);
   }
 
   /** Sends a datagram as is (relay). Failures are counted, never thrown. */
@@ -98,6 +114,8 @@ export class LegSocket {
       this.count(isCapstanError(e) && typeof e.details?.reason === 'string' ? e.details.reason : 'invalid');
       return;
     }
+    // Relay first: the other party should not wait for decoding and recording.
+    if (this.relay && !this.relayNative) this.relay.via.send(msg, this.relay.to);
     try {
       this.options.onPacket(packet, msg, arrivalMs);
     } catch {

@@ -34,6 +34,12 @@ export interface NativeUdpAddon {
   closeSocket(handle: unknown, id: number): boolean;
   /** Sends the first `count` send entries; returns how many failed. */
   flush(handle: unknown, count: number): number;
+  /**
+   * Relays every valid RTP datagram socket `id` receives out of socket `viaId` to `address`
+   * (as parseAddress writes it) and `port`, before the batch is delivered; viaId < 0 stops.
+   * 0, or -errno (EBADF: a socket is not open; EINVAL: a bad address or port).
+   */
+  setRelay(handle: unknown, id: number, viaId: number, address?: Int32Array, port?: number): number;
   /** 4 or 6 with `out` = [family, scope, 4 address words], or 0 when `address` is not numeric. */
   parseAddress(address: string, out: Int32Array): number;
   /** Closes every socket. Idempotent. */
@@ -41,7 +47,7 @@ export interface NativeUdpAddon {
 }
 
 /** Field indexes of a table entry (media/native/udp_set.c). */
-export const NATIVE_FIELD = { id: 0, offset: 1, length: 2, family: 3, port: 4, scope: 5, address: 6, status: 10 } as const;
+export const NATIVE_FIELD = { id: 0, offset: 1, length: 2, family: 3, port: 4, scope: 5, address: 6, status: 10, relayVia: 11, relayStatus: 12 } as const;
 
 export const NATIVE_UDP_DISABLED_ENV = 'CAPSTAN_NATIVE_UDP_DISABLED';
 
@@ -67,7 +73,7 @@ export function loadNativeUdpAddon(path: string = DEFAULT_PATH): NativeUdpAddon 
       cause: e,
     });
   }
-  if (typeof addon.open !== 'function' || typeof addon.flush !== 'function') {
+  if (typeof addon.open !== 'function' || typeof addon.flush !== 'function' || typeof addon.setRelay !== 'function') {
     throw new CapstanError('CAPSTAN_ERR_NATIVE_UDP', 'the native UDP addon is not the expected build', { details: { reason: 'unexpected', path } });
   }
   if (path === DEFAULT_PATH) cached = addon;

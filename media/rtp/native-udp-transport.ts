@@ -53,6 +53,10 @@ class NativeUdpSocket implements UdpSocket {
     if (!this.closed) this.set.send(this, datagram, to);
   }
 
+  setRelay(via: UdpSocket | undefined, to: Endpoint | undefined): boolean {
+    return !this.closed && this.set.setRelay(this, via, to);
+  }
+
   currentSource(): UdpSource | undefined {
     return this.set.sourceOf(this);
   }
@@ -159,6 +163,20 @@ export class NativeUdpTransport implements UdpTransport {
     else socket.handlers?.onSent(false);
   }
 
+  /** Native relay of `socket`'s RTP out of `via` (a socket of this set) to a numeric address. */
+  setRelay(socket: NativeUdpSocket, via: UdpSocket | undefined, to: Endpoint | undefined): boolean {
+    if (this.closed) return false;
+    if (!via || !to) return this.addon.setRelay(this.handle, socket.id, -1) === 0;
+    if (!(via instanceof NativeUdpSocket) || via.closed || this.socketOf(via.id) !== via) return false;
+    const words = new Int32Array(6);
+    // A host name is left to the caller (node:dgram-style resolution per send): false.
+    if (this.addon.parseAddress(to.address, words) === 0) {
+      this.addon.setRelay(this.handle, socket.id, -1);
+      return false;
+    }
+    return this.addon.setRelay(this.handle, socket.id, via.id, words, to.port) === 0;
+  }
+
   closeSocket(socket: NativeUdpSocket): void {
     if (this.closed) return;
     // What was queued for it still goes out, as node:dgram sends what was given before close().
@@ -192,10 +210,13 @@ export class NativeUdpTransport implements UdpTransport {
       for (let i = 0; i < count; i++) {
         const base = i * fields;
         const socket = this.socketOf(t[base + F.id]!);
-        if (!socket || socket.closed || !socket.handlers) continue;
-        const handlers = socket.handlers;
         this.delivering = base;
         try {
+          // A relayed datagram went out before this batch was delivered: its outcome first.
+          const via = t[base + F.relayVia]!;
+          if (via >= 0) this.socketOf(via)?.handlers?.onSent(t[base + F.relayStatus] === 1);
+          if (!socket || socket.closed || !socket.handlers) continue;
+          const handlers = socket.handlers;
           const status = t[base + F.status]!;
           if (status !== 0) {
             handlers.onError(errnoError(status, 'recvmmsg'));

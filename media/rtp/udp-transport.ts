@@ -41,6 +41,13 @@ export interface UdpSocket {
    * through `onSent`; a closed socket drops it silently.
    */
   send(datagram: Uint8Array, to: Endpoint): void;
+  /**
+   * Relays, from now on, every valid RTP packet this socket receives (RtpPacket.parse accepts it,
+   * and it is not RTCP) out of `via` to `to`, before `onDatagram` sees it; the outcomes come back
+   * through `via`'s `onSent`. `via` undefined stops. Optional: false (or absent) when this
+   * transport or this destination cannot, and the caller relays in JavaScript itself.
+   */
+  setRelay?(via: UdpSocket | undefined, to: Endpoint | undefined): boolean;
   /** Where the datagram being delivered to `onDatagram` came from; only valid during that call. */
   currentSource(): UdpSource | undefined;
   /** Closes the socket. Idempotent. */

@@ -30,7 +30,8 @@ import type {
   StartRecordingResponse,
 } from '../control-api.ts';
 import { Recording } from '../recording/recording.ts';
-import { SasfFileSink } from '../recording/file-sink.ts';
+import { PlainFileSink, SasfFileSink } from '../recording/file-sink.ts';
+import { FilesystemSync } from '../recording/filesystem-sync.ts';
 import { inspectSasf } from '../sasf/inspect.ts';
 import { PacketCounters } from '../rtp/leg-socket.ts';
 import { RtpPortPool } from '../rtp/rtp-port-pool.ts';
@@ -91,6 +92,8 @@ export class MediaServer implements MediaControl {
   private registration: HostRegistration | undefined;
   private lock: DataDirLock | undefined;
   private housekeeping: Housekeeping | undefined;
+  /** Group durability of the recordings folder; undefined: each file syncs itself. */
+  private filesystemSync: FilesystemSync | undefined;
   private _controlUrl: string | undefined;
   private cpuSample = { usage: process.cpuUsage(), at: performance.now(), value: 0 };
   private closing: Promise<void> | undefined;
@@ -127,6 +130,8 @@ export class MediaServer implements MediaControl {
     }
     this.lock = await DataDirLock.acquire(dataDir);
     try {
+      // One syncfs a round for every recording's flush (media/recording/filesystem-sync.ts), or fdatasync per file.
+      this.filesystemSync = await FilesystemSync.open(recordingsDir);
       await this.recover();
       this.app = this.buildApp();
       await this.app.listen({ port: this.options.port, host: this.options.address });
@@ -136,10 +141,14 @@ export class MediaServer implements MediaControl {
       this._controlUrl = `http://${host}:${port}`;
     } catch (e) {
       await this.app?.close().catch(() => {});
+      await this.filesystemSync?.close().catch(() => {});
       await this.lock.release();
       throw e;
     }
-    this.logger.info({ controlUrl: this._controlUrl, dataDir, rtpPorts: this.options.rtpPorts, udp: this.transport.kind, recovered: this.recovered.size }, 'media server listening');
+    this.logger.info(
+      { controlUrl: this._controlUrl, dataDir, rtpPorts: this.options.rtpPorts, udp: this.transport.kind, durability: this.filesystemSync ? 'syncfs' : 'fdatasync', recovered: this.recovered.size },
+      'media server listening',
+    );
     // Files never fetched go after the retention (media/server/housekeeping.ts); forgotten like a DELETE.
     this.housekeeping = new Housekeeping({
       recordingsDir: this.options.recordingsDir,
@@ -174,6 +183,7 @@ export class MediaServer implements MediaControl {
       this.calls.clear();
       await this.transport.close();
       await this.app?.close();
+      await this.filesystemSync?.close();
       await this.lock?.release();
       this.logger.info('media server closed');
     })();
@@ -261,15 +271,13 @@ export class MediaServer implements MediaControl {
       maskDtmf: request.maskDtmf ?? false,
       metadata: { callId, mediaServer: this.id },
       onError: (err) => this.logger.error({ recordingId, callId, err }, 'recording failed'),
-      ...(publicKey
-        ? {
-            openSink: (path: string) =>
-              SasfFileSink.create(path, {
-                publicKey,
-                metadata: { recordingId, mimeType: codec.mime, sampleRate: 8000, channels: request.channels },
-              }),
-          }
-        : {}),
+      openSink: publicKey
+        ? (path: string) =>
+            SasfFileSink.create(path, {
+              publicKey,
+              metadata: { recordingId, mimeType: codec.mime, sampleRate: 8000, channels: request.channels },
+            })
+        : (path: string) => PlainFileSink.create(path, { filesystemSync: this.filesystemSync }),
     });
     // Registered before the file exists so packets arriving meanwhile are kept.
     this.active.set(recordingId, { recording, callId });

@@ -136,6 +136,45 @@ describe('native UDP socket set: sending, binding, closing', () => {
     expect(outB.sent).toEqual(new Array(50).fill(true));
   });
 
+  it('relays RTP natively out of another socket, not RTCP, and stops when told or when that socket closes', async () => {
+    const set = new NativeUdpTransport();
+    open.push(set);
+    const inbound = (await set.bind(0, '127.0.0.1'))!;
+    const outbound = (await set.bind(0, '127.0.0.1'))!;
+    const p = await peer();
+    open.push(p.socket);
+    const seen: string[] = [];
+    const sent: boolean[] = [];
+    inbound.listen({ onDatagram: (d) => seen.push(String(d.readUInt16BE(2))), onSent: () => {}, onError: () => {} });
+    outbound.listen({ onDatagram: () => {}, onSent: (ok) => sent.push(ok), onError: () => {} });
+    expect(inbound.setRelay!(outbound, { address: '127.0.0.1', port: p.port })).toBe(true);
+    const sender = await peer();
+    open.push(sender.socket);
+    for (let i = 0; i < 5; i++) sender.socket.send(rtp(i, 7), inbound.port, '127.0.0.1');
+    sender.socket.send(Buffer.from('80c8000600000001', 'hex'), inbound.port, '127.0.0.1'); // RTCP: not relayed
+    await eventually(() => seen.length === 6 && p.got.length === 5);
+    expect(p.got.map((g) => g.data)).toEqual([0, 1, 2, 3, 4].map((i) => rtp(i, 7)));
+    expect(p.got.every((g) => g.from.port === outbound.port)).toBe(true);
+    expect(sent).toEqual([true, true, true, true, true]);
+
+    // A host name is left to the caller: no native relay for it.
+    expect(inbound.setRelay!(outbound, { address: 'localhost', port: p.port })).toBe(false);
+    sender.socket.send(rtp(5, 7), inbound.port, '127.0.0.1');
+    await eventually(() => seen.length === 7);
+    expect(inbound.setRelay!(outbound, { address: '127.0.0.1', port: p.port })).toBe(true);
+    expect(inbound.setRelay!(undefined, undefined)).toBe(true);
+    sender.socket.send(rtp(6, 7), inbound.port, '127.0.0.1');
+    await eventually(() => seen.length === 8);
+    expect(inbound.setRelay!(outbound, { address: '127.0.0.1', port: p.port })).toBe(true);
+    await outbound.close();
+    sender.socket.send(rtp(7, 7), inbound.port, '127.0.0.1');
+    await eventually(() => seen.length === 9);
+    await sleep(30);
+    expect(p.got).toHaveLength(5);
+    expect(sent).toHaveLength(5);
+    expect(inbound.setRelay!(outbound, { address: '127.0.0.1', port: p.port })).toBe(false);
+  });
+
   it('sends to a host name once it resolves, and counts a send it cannot make as failed without throwing', async () => {
     const set = new NativeUdpTransport();
     open.push(set);
@@ -239,8 +278,28 @@ describe('native UDP socket set: a media call over it', () => {
       if (i % 10 === 7) sequence.push([a.socket, ports.caller!, Buffer.from('40000001000000010000000100', 'hex')]); // version 1
       if (i % 10 === 8) sequence.push([b.socket, ports.callee!, rtp(9000 + i, 0xb, 13)]); // comfort noise: relayed, not recorded
     }
+    // The length checks the native relay makes in C must agree with RtpPacket.parse: the edge cases.
+    const withEverything = new RtpPacket({ payloadType: 13, sequenceNumber: 1, timestamp: 1, ssrc: 0xc, csrcs: [1, 2], extension: { profile: 0xbede, data: Buffer.alloc(8, 1) }, payload: Buffer.alloc(3, 9), paddingLength: 4 }).serialize();
+    const edge: Buffer[] = [
+      withEverything, // valid: CSRCs, an extension and padding — relayed
+      Buffer.concat([Buffer.from([0x8f, 0]), Buffer.alloc(20)]), // 15 CSRCs in 22 bytes
+      Buffer.concat([Buffer.from([0x90, 0]), Buffer.alloc(12)]), // an extension header cut short
+      Buffer.concat([Buffer.from([0x90, 0]), Buffer.alloc(10), Buffer.from([0xbe, 0xde, 0, 9])]), // extension longer than the packet
+      Buffer.concat([Buffer.from([0xa0, 0]), Buffer.alloc(13), Buffer.from([0])]), // padding count 0
+      Buffer.concat([Buffer.from([0xa0, 0]), Buffer.alloc(13), Buffer.from([40])]), // padding longer than the payload
+      Buffer.from([0x80, 200]), // two bytes of RTCP
+    ];
+    for (const d of edge) sequence.push([b.socket, ports.callee!, d]);
     for (const [from, port, datagram] of sequence) from.send(datagram, port, '127.0.0.1');
-    const expectRelayed = sequence.filter(([, , d]) => d.length >= 12 && d[0]! >> 6 === 2 && !(d[1]! >= 200 && d[1]! <= 204)).length;
+    const parses = (d: Buffer) => {
+      try {
+        RtpPacket.parse(d);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const expectRelayed = sequence.filter(([, , d]) => parses(d) && !(d[1]! >= 200 && d[1]! <= 204)).length;
     await eventually(() => counters.received === sequence.length && a.got.length + b.got.length === expectRelayed);
     await sleep(30);
     const result = await recording.stop();
@@ -257,15 +316,15 @@ describe('native UDP socket set: a media call over it', () => {
     const viaNative = await run(native, { min: 47820, max: 47829 });
     const viaDgram = await run(new DgramTransport(), { min: 47830, max: 47839 });
     expect(viaNative.toCallee.length).toBe(40); // the caller's 40 RTP packets
-    expect(viaNative.toCaller.length).toBe(40 + 4); // the callee's 40, and its comfort noise
+    expect(viaNative.toCaller.length).toBe(40 + 4 + 1); // the callee's 40, its comfort noise, the valid edge case
     expect(viaNative.toCallee).toEqual(viaDgram.toCallee);
     expect(viaNative.toCaller).toEqual(viaDgram.toCaller);
     expect(viaNative.stats).toEqual(viaDgram.stats);
     expect(viaNative.counters).toEqual(viaDgram.counters);
-    expect(viaNative.counters.dropped).toEqual({ rtcp: 4, 'too-short': 4, 'bad-version': 4 });
+    expect(viaNative.counters.dropped).toEqual({ rtcp: 5, 'too-short': 4, 'bad-version': 4, 'bad-csrc': 1, 'bad-extension': 2, 'bad-padding': 2 });
     expect(viaNative.timeline).toEqual(viaDgram.timeline);
     // A leg counts what it sent (the other party's packets) and what it received but did not record.
-    expect(viaNative.stats).toMatchObject({ caller: { relayed: 44 }, callee: { relayed: 40, notRecorded: 4 } });
+    expect(viaNative.stats).toMatchObject({ caller: { relayed: 45 }, callee: { relayed: 40, notRecorded: 5 } });
   });
 });
 
