@@ -41,6 +41,10 @@ export class MediaCall {
   readonly callId: string;
   private readonly legs = new Map<LegRole, CallLeg>();
   private readonly recordings = new Set<Recording>();
+  /** The hot path's views of the two fields above: no Map lookup or Set iterator per packet. */
+  private caller: CallLeg | undefined;
+  private callee: CallLeg | undefined;
+  private recordingList: Recording[] = [];
   private readonly context: MediaCallContext;
   private closing: Promise<void> | undefined;
 
@@ -70,7 +74,7 @@ export class MediaCall {
           onPacket: (packet, _datagram, arrivalMs) => call.onPacket(role, packet, arrivalMs),
           onError: (e) => context.logger.debug({ callId: call.callId, leg: role, err: e }, 'RTP socket error'),
         });
-        call.legs.set(role, {
+        const callLeg: CallLeg = {
           role,
           codec: leg.codec,
           socket: legSocket,
@@ -79,7 +83,10 @@ export class MediaCall {
           scaler: new TimestampScaler(isRecordable(leg.codec) ? rtpClockRate(leg.codec) : 8000),
           notRecorded: 0,
           telephoneEvents: 0,
-        });
+        };
+        call.legs.set(role, callLeg);
+        if (role === 'caller') call.caller = callLeg;
+        else call.callee = callLeg;
       }
       for (const leg of call.legs.values()) call.wireRelay(leg.role);
     } catch (e) {
@@ -131,10 +138,12 @@ export class MediaCall {
 
   addRecording(recording: Recording): void {
     this.recordings.add(recording);
+    this.recordingList = [...this.recordings];
   }
 
   removeRecording(recording: Recording): void {
     this.recordings.delete(recording);
+    this.recordingList = [...this.recordings];
   }
 
   get activeRecordings(): Recording[] {
@@ -153,6 +162,7 @@ export class MediaCall {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.recordings.clear();
+      this.recordingList = [];
       await Promise.all(
         [...this.legs.values()].map(async (leg) => {
           await leg.socket.close();
@@ -165,8 +175,9 @@ export class MediaCall {
 
   private onPacket(role: LegRole, packet: RtpPacket, arrivalMs: number): void {
     // Relayed already (LegSocket.relayTo): what is left is recording.
-    if (this.recordings.size === 0) return;
-    const leg = this.legs.get(role)!;
+    const recordings = this.recordingList;
+    if (recordings.length === 0) return;
+    const leg = (role === 'caller' ? this.caller : this.callee)!;
     if (packet.payloadType === leg.codec.telephoneEventPayloadType && leg.decoder) {
       this.onTelephoneEvent(leg, packet, arrivalMs);
       return;
@@ -187,7 +198,7 @@ export class MediaCall {
     }
     const timestamp = leg.scaler.toSamples(packet.timestamp);
     const timelinePacket = { ssrc: packet.ssrc, sequenceNumber: packet.sequenceNumber, timestamp, samples };
-    for (const recording of this.recordings) recording.push(role, timelinePacket, arrivalMs);
+    for (let i = 0; i < recordings.length; i++) recordings[i]!.push(role, timelinePacket, arrivalMs);
   }
 
   /** RFC 4733 DTMF: metadata of the recordings (and maybe masked out of their audio). */

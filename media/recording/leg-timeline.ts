@@ -336,11 +336,13 @@ export class LegTimeline {
    */
   readInto(until: number, scratch: Int16Array | undefined): Int16Array {
     const n = Math.max(0, Math.floor(until) - this.readPos);
-    const out = scratch && scratch.length >= n ? scratch.subarray(0, n).fill(0) : new Int16Array(n);
-    if (n === 0) return out;
-    const start = this.readPos;
     const cap = this.ring.length;
     const fromRing = Math.min(n, cap);
+    // A scratch is overwritten from the ring below; only a read longer than the ring leaves a tail to clear.
+    const out = scratch && scratch.length >= n ? scratch.subarray(0, n) : new Int16Array(n);
+    if (fromRing < n) out.fill(0, fromRing);
+    if (n === 0) return out;
+    const start = this.readPos;
     let idx = start % cap;
     let done = 0;
     while (done < fromRing) {
@@ -440,15 +442,15 @@ export class LegTimeline {
 
   /** Copies samples[from..] to the ring at timeline position `at`, marking the slots filled. */
   private write(samples: Int16Array, at: number, from: number): void {
-    const cap = this.ring.length;
+    // A plain loop: for a packet's 160 samples, subarray + set + fill cost more in calls than in copying.
+    const ring = this.ring;
+    const filled = this.filled;
+    const cap = ring.length;
     let idx = at % cap;
-    let i = from;
-    while (i < samples.length) {
-      const run = Math.min(samples.length - i, cap - idx);
-      this.ring.set(samples.subarray(i, i + run), idx);
-      this.filled.fill(1, idx, idx + run);
-      i += run;
-      idx = (idx + run) % cap;
+    for (let i = from; i < samples.length; i++) {
+      ring[idx] = samples[i]!;
+      filled[idx] = 1;
+      if (++idx === cap) idx = 0;
     }
   }
 

@@ -85,6 +85,9 @@ export class Recording {
   private readonly t0: number;
   private readonly jitterSamples: number;
   private readonly timelines = new Map<LegRole, LegTimeline>();
+  /** The same timelines by role, for push (a Map lookup per packet is measurable at hundreds of calls). */
+  private readonly callerTimeline: LegTimeline | undefined;
+  private readonly calleeTimeline: LegTimeline | undefined;
   private readonly dtmf: DtmfCollector;
   private readonly mixer: RecordingMixer;
   private writer: EncodedFileWriter | undefined;
@@ -108,6 +111,8 @@ export class Recording {
     this.channels = options.channels;
     this.jitterSamples = Math.round((options.jitterDelayMs ?? 200) * SAMPLES_PER_MS);
     for (const leg of options.legs) this.timelines.set(leg, new LegTimeline(options.timeline));
+    this.callerTimeline = this.timelines.get('caller');
+    this.calleeTimeline = this.timelines.get('callee');
     this.mixer = new RecordingMixer({ caller: this.timelines.get('caller'), callee: this.timelines.get('callee') }, options.channels);
     this.dtmf = new DtmfCollector({ timelines: this.timelines, mask: options.maskDtmf ?? false });
   }
@@ -141,7 +146,7 @@ export class Recording {
   /** Gives a decoded packet of `leg` that arrived at `arrivalMs` (the recording's clock). */
   push(leg: LegRole, packet: TimelinePacket, arrivalMs: number): void {
     if (this._state !== 'recording') return;
-    this.timelines.get(leg)?.push(packet, (arrivalMs - this.t0) * SAMPLES_PER_MS);
+    (leg === 'caller' ? this.callerTimeline : this.calleeTimeline)?.push(packet, (arrivalMs - this.t0) * SAMPLES_PER_MS);
   }
 
   /** Gives a telephone-event (DTMF) packet of `leg` that arrived at `arrivalMs`: see DtmfCollector. */
