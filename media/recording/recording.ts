@@ -237,7 +237,9 @@ export class Recording {
       const frames = this.mixer.mix(until);
       this.writer.write(frames).catch((e: unknown) => this.fail(e));
     }
-    if (now - this.lastFlush >= (this.options.flushIntervalMs ?? 1000)) {
+    // Flushed at the last tick before the interval would be exceeded, so flushes are at most
+    // `flushIntervalMs` apart (give or take the timer's lateness), not up to one tick more.
+    if (now + (this.options.tickMs ?? 100) - this.lastFlush > (this.options.flushIntervalMs ?? 1000)) {
       this.lastFlush = now;
       this.writer.flush().catch((e: unknown) => this.fail(e));
     }

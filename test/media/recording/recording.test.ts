@@ -3,8 +3,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ulawDecode } from '../../../media/codecs/g711.ts';
+import { PlainFileSink } from '../../../media/recording/file-sink.ts';
 import { Recording, type RecordingOptions } from '../../../media/recording/recording.ts';
 import { parseWav } from '../../../media/wav/wav-reader.ts';
 
@@ -115,6 +116,41 @@ describe('Recording', () => {
     expect(part.declaredDataBytes).toBe(2400 * 4); // (400 - 100 ms jitter delay) × 8 frames × 4 bytes
     await rec.stop();
     expect(existsSync(join(dir, 'rec-1.abc.wav.part'))).toBe(false);
+  });
+
+  it('flushes at most a flush interval apart, not a write interval more, when ticks come a little early', async () => {
+    // The write timer is faked so each tick happens exactly when the test says, the clock 249 ms on each time.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      let t = 10_000;
+      const flushedAt: number[] = [];
+      const rec = make(() => t, {
+        tickMs: 250,
+        flushIntervalMs: 1000,
+        openSink: async (path) => {
+          const sink = await PlainFileSink.create(path);
+          const sync = sink.sync.bind(sink);
+          sink.sync = () => {
+            flushedAt.push(t);
+            return sync();
+          };
+          return sink;
+        },
+      });
+      await rec.open();
+      flushedAt.length = 0; // the header's sync at creation
+      for (let i = 0; i < 17; i++) {
+        t += 249;
+        vi.advanceTimersByTime(250);
+        await sleep(20); // the queued writes and syncs run before the clock moves on
+      }
+      const gaps = flushedAt.map((at, k) => at - (k === 0 ? 10_000 : flushedAt[k - 1]!));
+      // 4 ticks of 249 ms: 996 ms apart. Waiting for a full second would make it 1245.
+      expect(gaps).toEqual([996, 996, 996, 996]);
+      await rec.stop();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('records pauses: silence keeps the length, skip shortens the file; both are marked', async () => {
