@@ -1,20 +1,23 @@
 /**
- * Group durability for a folder of recordings: every recording in progress asks, once a second,
- * for what it wrote to be made durable; instead of one fdatasync per file — each a journal
- * commit, hundreds a second on a busy media server, run by kernel threads on the same core —
- * the requests that arrive while no sync runs share one syncfs(2) of the folder's filesystem
- * (media/native/fs_sync.c). A request resolves only after a syncfs that started after it was
- * made, so "durable when sync() resolves" means what fdatasync meant.
+ * Group flushes for a folder of recordings. Every recording in progress flushes once a second:
+ * it writes what it buffered, rewrites its header and needs both durable. One by one that is
+ * three thread-pool jobs per recording (two pwrites and an fdatasync — a journal commit each),
+ * hundreds a second on a busy media server, their threads and the kernel's journal threads all
+ * on the media server's core. Here the flushes that arrive while no group job runs share the next
+ * one (media/native/fs_sync.c): all their pwrites, then one syncfs(2) of the folder's filesystem.
+ * A flush resolves only after a syncfs that started after it was asked for, so "durable when
+ * flush() resolves" means what fdatasync meant.
  *
- * Where the addon is missing (a failed build, not Linux) `open` answers undefined and the files
- * fall back to their own fdatasync. docs/recording-durability.md says why and what it costs.
+ * Where the addon is missing (a failed build, not Linux) `open` answers undefined and files write
+ * and fdatasync on their own. docs/recording-durability.md says why and what it costs.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { getSystemErrorName } from 'node:util';
 
 interface NativeFsAddon {
-  syncfs(fd: number): Promise<void>;
+  writeAndSync(dirFd: number, table: Float64Array, data: Uint8Array, count: number): Promise<Int32Array>;
 }
 
 /** Set to any value to rule the addon out (tests, or a filesystem where syncfs is unwelcome). */
@@ -26,36 +29,46 @@ function loadAddon(): NativeFsAddon | undefined {
   if (process.env[NATIVE_FS_DISABLED_ENV]) return undefined;
   try {
     const addon = createRequire(import.meta.url)(ADDON_PATH) as NativeFsAddon;
-    return typeof addon.syncfs === 'function' ? addon : undefined;
+    return typeof addon.writeAndSync === 'function' ? addon : undefined;
   } catch {
     return undefined;
   }
 }
 
-interface Round {
-  promise: Promise<void>;
+/** Bytes to write at a position of a file. */
+export interface PositionedWrite {
+  position: number;
+  bytes: Uint8Array;
+}
+
+interface Request {
+  fd: number;
+  writes: PositionedWrite[];
   resolve(): void;
   reject(error: unknown): void;
 }
 
-function round(): Round {
-  let resolve!: () => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
+function errnoError(errno: number, syscall: string): NodeJS.ErrnoException {
+  let code: string;
+  try {
+    code = getSystemErrorName(-errno);
+  } catch {
+    code = `E${errno}`;
+  }
+  return Object.assign(new Error(`${syscall}: ${code}`), { errno: -errno, code, syscall });
 }
 
 export class FilesystemSync {
   readonly #addon: NativeFsAddon;
   #dir: FileHandle | undefined;
-  /** Requests made since the running syncfs started: they wait for the next one. */
-  #next: Round | undefined;
-  /** The round whose syncfs runs now. */
-  #running: Round | undefined;
-  /** syncfs calls made, and requests they answered (for tests and the benchmark). */
+  /** Flushes asked for since the running job started: they go in the next one. */
+  #next: Request[] = [];
+  /** Settles when the running job has answered its requests. */
+  #running: Promise<void> | undefined;
+  /** Reused between jobs (one runs at a time): the writes' bytes and their table. */
+  #data = new Uint8Array(0);
+  #table = new Float64Array(0);
+  /** Group jobs made, and flushes they answered (for tests and the benchmark). */
   readonly stats = { syncs: 0, requests: 0 };
 
   private constructor(addon: NativeFsAddon, dir: FileHandle) {
@@ -63,47 +76,86 @@ export class FilesystemSync {
     this.#dir = dir;
   }
 
-  /** Group sync for the filesystem holding `dir`, or undefined when this platform cannot (callers fdatasync). */
+  /** Group flushes for the filesystem holding `dir`, or undefined when this platform cannot (files sync themselves). */
   static async open(dir: string): Promise<FilesystemSync | undefined> {
     const addon = loadAddon();
     if (!addon) return undefined;
     return new FilesystemSync(addon, await open(dir, 'r'));
   }
 
-  /** Resolves once everything written before this call is durable; rejects with the syncfs error. */
-  sync(): Promise<void> {
-    if (!this.#dir) return Promise.reject(Object.assign(new Error('the recordings folder is closed'), { code: 'EBADF' }));
+  /**
+   * Writes `writes` to the open file `fd` (in order), then makes them and everything written to
+   * it before durable. Rejects with the first failed write's error, or the syncfs's. The bytes
+   * are read when the job starts: the caller keeps them unchanged until this settles.
+   */
+  flush(fd: number, writes: PositionedWrite[] = []): Promise<void> {
+    if (!this.#dir) return Promise.reject(errnoError(9, 'flush')); // EBADF
     this.stats.requests++;
-    this.#next ??= round();
-    const { promise } = this.#next;
-    if (!this.#running) this.#start();
-    return promise;
+    return new Promise<void>((resolve, reject) => {
+      this.#next.push({ fd, writes, resolve, reject });
+      if (!this.#running) this.#start();
+    });
   }
 
-  /** Closes the folder once the syncs asked for are done. Idempotent. */
+  /** Closes the folder once the flushes asked for are done. Idempotent. */
   async close(): Promise<void> {
-    // Each finished round starts the next one, if any was asked for: wait until none runs.
-    while (this.#running) await this.#running.promise.catch(() => {});
+    // Each finished job starts the next one, if any was asked for: wait until none runs.
+    while (this.#running) await this.#running;
     const dir = this.#dir;
     this.#dir = undefined;
     await dir?.close();
   }
 
   #start(): void {
-    const current = this.#next!;
-    this.#next = undefined;
-    this.#running = current;
+    const requests = this.#next;
+    this.#next = [];
     this.stats.syncs++;
-    this.#addon.syncfs(this.#dir!.fd).then(
-      () => this.#finish(current, undefined),
-      (error: unknown) => this.#finish(current, error),
+    let bytes = 0;
+    let count = 0;
+    for (const r of requests) {
+      for (const w of r.writes) bytes += w.bytes.length;
+      count += r.writes.length;
+    }
+    if (this.#data.length < bytes) this.#data = new Uint8Array(Math.max(bytes, 2 * this.#data.length));
+    if (this.#table.length < 4 * count) this.#table = new Float64Array(Math.max(4 * count, 2 * this.#table.length));
+    const data = this.#data;
+    const table = this.#table;
+    let at = 0;
+    let i = 0;
+    for (const r of requests) {
+      for (const w of r.writes) {
+        data.set(w.bytes, at);
+        table[4 * i] = r.fd;
+        table[4 * i + 1] = at;
+        table[4 * i + 2] = w.bytes.length;
+        table[4 * i + 3] = w.position;
+        at += w.bytes.length;
+        i++;
+      }
+    }
+    let job: Promise<Int32Array>;
+    try {
+      job = this.#addon.writeAndSync(this.#dir!.fd, table, data, count);
+    } catch (error) {
+      job = Promise.reject(error);
+    }
+    this.#running = job.then(
+      (status) => this.#answer(requests, status),
+      (error: unknown) => this.#answer(requests, undefined, error),
     );
   }
 
-  #finish(current: Round, error: unknown): void {
+  #answer(requests: Request[], status: Int32Array | undefined, error?: unknown): void {
+    let i = 0;
+    const synced = status?.[status.length - 1] ?? 0;
+    for (const r of requests) {
+      let failed: unknown = error;
+      for (let k = 0; k < r.writes.length; k++, i++) if (failed === undefined && status && status[i] !== 0) failed = errnoError(status[i]!, 'pwrite');
+      if (failed === undefined && synced !== 0) failed = errnoError(synced, 'syncfs');
+      if (failed === undefined) r.resolve();
+      else r.reject(failed);
+    }
     this.#running = undefined;
-    if (error === undefined) current.resolve();
-    else current.reject(error);
-    if (this.#next) this.#start();
+    if (this.#next.length > 0) this.#start();
   }
 }

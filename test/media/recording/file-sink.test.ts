@@ -7,7 +7,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PlainFileSink } from '../../../media/recording/file-sink.ts';
+import { PlainFileSink, type PlainFileSinkOptions } from '../../../media/recording/file-sink.ts';
+import { FilesystemSync } from '../../../media/recording/filesystem-sync.ts';
 
 let dir: string;
 beforeEach(() => {
@@ -17,10 +18,24 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const bytes = (n: number, seed: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff));
 
-describe('PlainFileSink', () => {
+// Both ways a file syncs: on its own (fdatasync), and through the folder's group job.
+describe.each([
+  ['on its own', false],
+  ['through the group job', true],
+])('PlainFileSink, syncing %s', (_, grouped) => {
+  let group: FilesystemSync | undefined;
+  beforeEach(async () => {
+    group = grouped ? await FilesystemSync.open(dir) : undefined;
+    if (grouped) expect(group).toBeDefined();
+  });
+  afterEach(async () => {
+    await group?.close();
+  });
+  const options = (): PlainFileSinkOptions => ({ filesystemSync: group });
+
   it('holds appends until the sync, then the file has every byte in order', async () => {
     const path = join(dir, 'a.part');
-    const sink = await PlainFileSink.create(path);
+    const sink = await PlainFileSink.create(path, options());
     const parts = [bytes(44, 1), bytes(3200, 2), bytes(3200, 3)];
     let at = 0;
     for (const p of parts) {
@@ -35,7 +50,7 @@ describe('PlainFileSink', () => {
 
   it('rewrites bytes on disk in place and bytes still held in memory before they go out', async () => {
     const path = join(dir, 'b.part');
-    const sink = await PlainFileSink.create(path);
+    const sink = await PlainFileSink.create(path, options());
     const expected = Buffer.concat([bytes(100, 1), bytes(100, 2)]);
     await sink.write(0, expected.subarray(0, 100));
     await sink.sync();
@@ -56,7 +71,7 @@ describe('PlainFileSink', () => {
 
   it('writes appends larger than its buffer straight through, in order', async () => {
     const path = join(dir, 'c.part');
-    const sink = await PlainFileSink.create(path);
+    const sink = await PlainFileSink.create(path, options());
     const parts = [bytes(1000, 1), bytes(100_000, 2), bytes(500, 3), bytes(70_000, 4)];
     let at = 0;
     for (const p of parts) {
@@ -69,7 +84,7 @@ describe('PlainFileSink', () => {
 
   it('still writes what it holds when abandoned, so the repair keeps it', async () => {
     const path = join(dir, 'd.part');
-    const sink = await PlainFileSink.create(path);
+    const sink = await PlainFileSink.create(path, options());
     await sink.write(0, bytes(500, 9));
     await sink.abandon();
     await sink.abandon();
@@ -77,7 +92,7 @@ describe('PlainFileSink', () => {
   });
 
   it('refuses a write that would leave a hole, and writes after close', async () => {
-    const sink = await PlainFileSink.create(join(dir, 'e.part'));
+    const sink = await PlainFileSink.create(join(dir, 'e.part'), options());
     await sink.write(0, bytes(10, 1));
     await expect(sink.write(20, bytes(10, 2))).rejects.toMatchObject({ code: 'CAPSTAN_ERR_RECORDING_FAILED' });
     await sink.close();

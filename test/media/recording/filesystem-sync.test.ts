@@ -1,8 +1,10 @@
 /**
- * Group durability: many files' syncs share one syncfs, and a sync asked for while one runs
- * waits for the next, so "durable when sync() resolves" holds for every caller.
+ * Group flushes: many files' writes and syncs share one job (their pwrites, then one syncfs), a
+ * flush asked for while a job runs waits for the next, and one file's failed write fails only
+ * that file's flush.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -19,40 +21,69 @@ afterEach(() => {
 });
 
 describe('FilesystemSync', () => {
-  it('answers the syncs of a hundred files with a few syncfs calls, every file complete on disk', async () => {
-    const sync = (await FilesystemSync.open(dir))!;
-    expect(sync).toBeDefined();
-    const sinks = await Promise.all(Array.from({ length: 100 }, (_, i) => PlainFileSink.create(join(dir, `${i}.part`), { filesystemSync: sync })));
+  it('answers the flushes of a hundred files with a few group jobs, every file complete with its header rewritten', async () => {
+    const group = (await FilesystemSync.open(dir))!;
+    expect(group).toBeDefined();
+    const sinks = await Promise.all(Array.from({ length: 100 }, (_, i) => PlainFileSink.create(join(dir, `${i}.part`), { filesystemSync: group })));
     await Promise.all(sinks.map((s, i) => s.write(0, Buffer.alloc(1000, i))));
     await Promise.all(sinks.map((s) => s.sync()));
-    expect(sync.stats.requests).toBe(100);
-    // The first request starts a syncfs; those arriving while it runs share the next one.
-    expect(sync.stats.syncs).toBeLessThanOrEqual(10);
-    for (let i = 0; i < 100; i++) expect(readFileSync(join(dir, `${i}.part`))).toEqual(Buffer.alloc(1000, i));
+    // A header rewrite (on disk now) and more data, flushed together.
+    await Promise.all(sinks.map((s) => s.write(0, Buffer.from('HEAD')).then(() => s.write(1000, Buffer.alloc(500, 0xee)))));
+    await Promise.all(sinks.map((s) => s.sync()));
+    expect(group.stats.requests).toBe(200);
+    // The first request starts a job; those arriving while it runs share the next one.
+    expect(group.stats.syncs).toBeLessThanOrEqual(20);
+    for (let i = 0; i < 100; i++) {
+      const expected = Buffer.concat([Buffer.from('HEAD'), Buffer.alloc(996, i), Buffer.alloc(500, 0xee)]);
+      expect(readFileSync(join(dir, `${i}.part`))).toEqual(expected);
+    }
     await Promise.all(sinks.map((s) => s.close()));
-    await sync.close();
+    await group.close();
   });
 
-  it('makes a request that arrives while a syncfs runs wait for a new one', async () => {
-    const sync = (await FilesystemSync.open(dir))!;
-    const first = sync.sync();
-    const second = sync.sync(); // the first's syncfs already runs: this one needs another
+  it('makes a flush that arrives while a job runs wait for a new one', async () => {
+    const group = (await FilesystemSync.open(dir))!;
+    const fh = await open(join(dir, 'a'), 'w');
+    const first = group.flush(fh.fd, [{ position: 0, bytes: Buffer.from('one') }]);
+    const second = group.flush(fh.fd, [{ position: 3, bytes: Buffer.from('two') }]); // the first's job already runs
     await Promise.all([first, second]);
-    expect(sync.stats).toEqual({ syncs: 2, requests: 2 });
-    await sync.sync();
-    expect(sync.stats).toEqual({ syncs: 3, requests: 3 });
+    expect(group.stats).toEqual({ syncs: 2, requests: 2 });
+    expect(readFileSync(join(dir, 'a')).toString()).toBe('onetwo');
+    await fh.close();
+    await group.close();
   });
 
-  it('closes once the syncs asked for are done, idempotently, and refuses syncs after', async () => {
-    const sync = (await FilesystemSync.open(dir))!;
-    const pending = [sync.sync(), sync.sync(), sync.sync()];
-    await sync.close();
+  it('fails only the flush whose write failed, with the system error', async () => {
+    const group = (await FilesystemSync.open(dir))!;
+    writeFileSync(join(dir, 'read-only'), 'x');
+    const readOnly = await open(join(dir, 'read-only'), 'r');
+    const good = await open(join(dir, 'good'), 'w');
+    await group.flush(good.fd); // the next two share one job
+    const results = await Promise.allSettled([
+      group.flush(readOnly.fd, [{ position: 0, bytes: Buffer.from('no') }]),
+      group.flush(good.fd, [{ position: 0, bytes: Buffer.from('yes') }]),
+    ]);
+    expect(results[0]).toMatchObject({ status: 'rejected', reason: { code: 'EBADF', syscall: 'pwrite' } });
+    expect(results[1]).toMatchObject({ status: 'fulfilled' });
+    expect(readFileSync(join(dir, 'good')).toString()).toBe('yes');
+    await readOnly.close();
+    await good.close();
+    await group.close();
+  });
+
+  it('closes once the flushes asked for are done, idempotently, and refuses flushes after', async () => {
+    const group = (await FilesystemSync.open(dir))!;
+    const fh = await open(join(dir, 'b'), 'w');
+    const pending = [0, 1, 2].map((i) => group.flush(fh.fd, [{ position: i, bytes: Buffer.from(String(i)) }]));
+    await group.close();
     await expect(Promise.all(pending)).resolves.toBeDefined();
-    await sync.close();
-    await expect(sync.sync()).rejects.toMatchObject({ code: 'EBADF' });
+    expect(readFileSync(join(dir, 'b')).toString()).toBe('012');
+    await group.close();
+    await expect(group.flush(fh.fd)).rejects.toMatchObject({ code: 'EBADF' });
+    await fh.close();
   });
 
-  it('is not offered when the addon is ruled out, and a file then syncs on its own', async () => {
+  it('is not offered when the addon is ruled out, and a file then writes and syncs on its own', async () => {
     vi.stubEnv(NATIVE_FS_DISABLED_ENV, '1');
     expect(await FilesystemSync.open(dir)).toBeUndefined();
     const sink = await PlainFileSink.create(join(dir, 'alone.part'));
