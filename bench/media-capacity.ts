@@ -13,7 +13,9 @@
  * its timelines with what was sent. A step passes when every packet sent was received, placed,
  * and none was late, partly late, too early or dropped for any reason. Steps go up until one
  * fails. Then the same with mixed calls: an Opus caller (48 kHz RTP, decoded by libopus) and a
- * PCMU callee.
+ * PCMU callee. On the native transport a third series records G.711 calls without relaying them
+ * (legs with no party address): not a configuration Capstan runs, a measure of what the relay
+ * costs the relaying server.
  *
  * The reference: a process pinned to core 0 that only counts datagrams on one socket (node:dgram,
  * a 4 MiB receive queue) while the generator blasts 172-byte datagrams (a G.711 packet's size)
@@ -34,7 +36,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const SECRET = 'media-capacity-bench-secret';
-const DEFAULT_STEPS = [100, 200, 300, 400, 500, 600, 700, 800, 1000, 1200, 1400, 1600, 1800];
+const DEFAULT_STEPS = [100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1100, 1200, 1400, 1600, 1800];
 const here = fileURLToPath(new URL('.', import.meta.url));
 
 export interface MediaCapacityOptions {
@@ -44,6 +46,12 @@ export interface MediaCapacityOptions {
   steps?: number[];
   /** Opus (mixed) call counts. Default 100, 200, 300, 400, 500, 600, 800. */
   opusSteps?: number[];
+  /**
+   * Native transport only, for what limits the relaying server: G.711 calls recorded without
+   * relaying (legs with no party address, as a recorder fed a copy of the media would be).
+   * Default 400, 600, 800 ... 1200 by 100, then 1400, 1600, 1800; [] skips it.
+   */
+  recordOnlySteps?: number[];
   /** Audio per step. Default 10 s. */
   windowSeconds?: number;
   /** Length of the bare-socket blast. Default 5 s. */
@@ -174,11 +182,12 @@ async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<v
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
 }
 
-async function step(calls: number, opus: boolean, windowSeconds: number, server: Child, base: string, load: Child, sink: RelaySink, recordingsDir: string): Promise<StepResult> {
+async function step(calls: number, opus: boolean, relay: boolean, windowSeconds: number, server: Child, base: string, load: Child, sink: RelaySink, recordingsDir: string): Promise<StepResult> {
   // Unique per step: a media server keeps finished recordings' results until their files are fetched.
-  const ids = Array.from({ length: calls }, (_, i) => `${opus ? 'o' : 'g'}${calls}-c${i}`);
+  const ids = Array.from({ length: calls }, (_, i) => `${opus ? 'o' : relay ? 'g' : 'n'}${calls}-c${i}`);
   const ports: { port: number; kind: 'pcmu' | 'opus' }[] = [];
-  const remote = sink.to;
+  // No party address, no relay: the recording alone.
+  const remote = relay ? sink.to : undefined;
   await inBatches(ids, 50, async (id) => {
     const res = await api(base, 'POST', '/v1/calls', {
       callId: id,
@@ -274,7 +283,7 @@ export async function benchMediaCapacity(options: MediaCapacityOptions = {}): Pr
     out['bare socket: G.711 calls equivalent (100 packets/s each)'] = Math.round(bare.packetsPerSecond / 100);
     if (generatorUdp === 'native') {
       // What the relay alone costs the server's core per packet, at the largest step's socket count.
-      const sockets = 2 * Math.max(...(options.steps ?? DEFAULT_STEPS));
+      const sockets = 2 * Math.max(100, ...(options.steps ?? DEFAULT_STEPS));
       const cost = await relaySendCost(sink.serverAddress, sink.to, sockets);
       out['relay send to the sink: CPU µs per datagram, from 1 socket'] = cost.oneSocketUs;
       out[`relay send to the sink: CPU µs per datagram, round-robin over ${cost.sockets} sockets`] = cost.manySocketsUs;
@@ -298,14 +307,16 @@ export async function benchMediaCapacity(options: MediaCapacityOptions = {}): Pr
       // A native run that silently fell back to node:dgram would measure the wrong thing.
       if (running !== udp) throw new Error(`media-capacity: asked for the ${udp} transport, the server runs ${running}`);
       const recordingsDir = join(dataDir, udp, 'recordings');
-      for (const [label, opus, steps] of [
-        ['G.711', false, options.steps ?? DEFAULT_STEPS],
-        ['Opus+G.711', true, options.opusSteps ?? [100, 200, 300, 400, 500, 600, 800]],
-      ] as const) {
+      const series: [string, boolean, boolean, number[]][] = [
+        ['G.711', false, true, options.steps ?? DEFAULT_STEPS],
+        ['Opus+G.711', true, true, options.opusSteps ?? [100, 200, 300, 400, 500, 600, 800]],
+      ];
+      if (udp === 'native') series.push(['G.711 recording only, no relay', false, false, options.recordOnlySteps ?? [400, 600, 700, 800, 900, 1000, 1100, 1200, 1400, 1600, 1800]]);
+      for (const [label, opus, relay, steps] of series) {
         let best: StepResult | undefined;
         const cpuBySteps: string[] = [];
         for (const calls of steps) {
-          const r = await step(calls, opus, windowSeconds, server, controlUrl, load, sink, recordingsDir);
+          const r = await step(calls, opus, relay, windowSeconds, server, controlUrl, load, sink, recordingsDir);
           process.stderr.write(`media-capacity ${udp} ${label} ${calls} calls: ${JSON.stringify(r)}\n`);
           // CPU at equal load compares the transports even where both pass or both fail.
           cpuBySteps.push(`${calls}: ${r.cpu.toFixed(2)}${r.ok ? '' : ' (failed)'}`);
