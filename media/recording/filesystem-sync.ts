@@ -14,7 +14,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { getSystemErrorName } from 'node:util';
+import { errnoError } from '../errno-error.ts';
 
 interface NativeFsAddon {
   writeAndSync(dirFd: number, table: Float64Array, data: Uint8Array, count: number): Promise<Int32Array>;
@@ -46,16 +46,6 @@ interface Request {
   writes: PositionedWrite[];
   resolve(): void;
   reject(error: unknown): void;
-}
-
-function errnoError(errno: number, syscall: string): NodeJS.ErrnoException {
-  let code: string;
-  try {
-    code = getSystemErrorName(-errno);
-  } catch {
-    code = `E${errno}`;
-  }
-  return Object.assign(new Error(`${syscall}: ${code}`), { errno: -errno, code, syscall });
 }
 
 export class FilesystemSync {

@@ -11,8 +11,8 @@
  * the payload into samples).
  */
 import { lookup } from 'node:dns/promises';
-import { getSystemErrorName } from 'node:util';
 import type { Endpoint } from '../control-api.ts';
+import { errnoError } from '../errno-error.ts';
 import { loadNativeUdpAddon, NATIVE_FIELD as F, type NativeUdpAddon } from './native-udp-addon.ts';
 import type { UdpSocket, UdpSocketHandlers, UdpSource, UdpTransport } from './udp-transport.ts';
 
@@ -319,16 +319,6 @@ export class NativeUdpTransport implements UdpTransport {
       this.socketOf(this.outcomeIds[i]!)?.handlers?.onSent(this.outcomeOk[i] === 1);
     }
   }
-}
-
-function errnoError(errno: number, syscall: string): NodeJS.ErrnoException {
-  let code: string;
-  try {
-    code = getSystemErrorName(-errno);
-  } catch {
-    code = `E${errno}`;
-  }
-  return Object.assign(new Error(`${syscall} ${code}`), { errno: -errno, code, syscall });
 }
 
 /** An address from its bytes, written as node:dgram writes it ('::1', '::ffff:127.0.0.1'). */
