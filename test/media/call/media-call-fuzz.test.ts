@@ -2,7 +2,8 @@
  * Property-based fuzzing of the receive path: RtpPacket.parse on arbitrary bytes, and a real
  * MediaCall (real UDP sockets, over node:dgram and over the native socket set; a real Recording
  * writing a file) fed random and malformed datagrams — nothing escapes as a throw, every datagram
- * is accounted for by reason, memory stays flat.
+ * is accounted for by reason, exactly the valid RTP is relayed to the other party (the native
+ * set's checks in C against RtpPacket.parse), memory stays flat.
  */
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -39,6 +40,10 @@ function classify(buf: Uint8Array): string {
 /** Datagrams that look like RTP often enough to reach the decoders: valid headers, hostile payloads. */
 const datagram = fc.oneof(
   fc.uint8Array({ minLength: 0, maxLength: 300 }),
+  // Version 2 with random padding, extension and CSRC bits, and a padding count that is often 0 or too long.
+  fc
+    .record({ b0: fc.integer({ min: 0x80, max: 0xbf }), b1: fc.integer({ min: 0, max: 255 }), body: fc.uint8Array({ minLength: 10, maxLength: 80 }), last: fc.constantFrom(0, 1, 2, 4, 12, 40, 255) })
+    .map(({ b0, b1, body, last }) => Uint8Array.of(b0, b1, ...body, last)),
   fc
     .record({
       pt: fc.constantFrom(0, 8, 101, 111, 13, 96, 127),
@@ -120,12 +125,23 @@ describe.each(['dgram', 'native'] as const)('MediaCall under fuzzing over real U
     const counters = new PacketCounters();
     const transport = kind === 'native' ? new NativeUdpTransport() : new DgramTransport();
     const pool = new RtpPortPool({ range: { min: 47600, max: 47699 }, address: '127.0.0.1', transport });
+    // The parties: each counts what the call relays to it.
+    const parties = await Promise.all(
+      [0, 1].map(async () => {
+        const socket = createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024 });
+        const party = { socket, port: 0, got: 0 };
+        socket.on('message', () => party.got++);
+        await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
+        party.port = socket.address().port;
+        return party;
+      }),
+    );
     const call = await MediaCall.allocate(
       {
         callId: 'fuzz',
         legs: [
-          { legId: 'caller', codec: { payloadType: 0, name: 'PCMU', clockRate: 8000, telephoneEventPayloadType: 101 } },
-          { legId: 'callee', codec: { payloadType: 111, name: 'opus', clockRate: 48000, telephoneEventPayloadType: 101 } },
+          { legId: 'caller', codec: { payloadType: 0, name: 'PCMU', clockRate: 8000, telephoneEventPayloadType: 101 }, remote: { address: '127.0.0.1', port: parties[0]!.port } },
+          { legId: 'callee', codec: { payloadType: 111, name: 'opus', clockRate: 48000, telephoneEventPayloadType: 101 }, remote: { address: '127.0.0.1', port: parties[1]!.port } },
         ],
       },
       { pool, counters, logger: pino({ level: 'silent' }) },
@@ -179,7 +195,13 @@ describe.each(['dgram', 'native'] as const)('MediaCall under fuzzing over real U
       const result = await recording.stop();
       expect(result.samples).toBeGreaterThan(0);
 
-      const stats = call.stats() as Record<string, { received: number; dropped: Record<string, number>; notRecorded: number; telephoneEvents: number }>;
+      // What the caller sent that is valid RTP reaches the callee's party, and the other way round.
+      const [toCaller, toCallee] = [expected.callee!.valid ?? 0, expected.caller!.valid ?? 0];
+      const relayDeadline = performance.now() + 5000;
+      while ((parties[0]!.got < toCaller || parties[1]!.got < toCallee) && performance.now() < relayDeadline) await new Promise((res) => setTimeout(res, 10));
+      expect([parties[0]!.got, parties[1]!.got]).toEqual([toCaller, toCallee]);
+      const stats = call.stats() as Record<string, { received: number; relayed: number; dropped: Record<string, number>; notRecorded: number; telephoneEvents: number }>;
+      expect([stats.caller!.relayed, stats.callee!.relayed]).toEqual([toCaller, toCallee]);
       expect(stats.caller!.received + stats.callee!.received).toBe(sent);
       for (const leg of ['caller', 'callee'] as const) {
         const got = stats[leg]!;
@@ -199,6 +221,7 @@ describe.each(['dgram', 'native'] as const)('MediaCall under fuzzing over real U
     } finally {
       process.off('uncaughtException', onUncaught);
       sender.close();
+      for (const party of parties) party.socket.close();
       await recording.stop().catch(() => {});
       await call.close();
       await transport.close();
