@@ -3,7 +3,8 @@
  * party's datagram arriving on one leg to the same datagram leaving for the other party —
  * measured end to end between two real UDP sockets, with and without a media call (with a
  * recording running) in the path; the difference is what the relay adds. One packet in flight
- * at a time (ping-pong), so queueing never inflates the number.
+ * at a time (ping-pong), so queueing never inflates the number. Once per UDP transport: node:dgram
+ * (the relay in JavaScript) and the native socket set (the relay in C), when its addon loads.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
@@ -13,7 +14,10 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { MediaCall } from '../media/call/media-call.ts';
 import { Recording } from '../media/recording/recording.ts';
+import { DgramTransport } from '../media/rtp/dgram-transport.ts';
 import { PacketCounters } from '../media/rtp/leg-socket.ts';
+import { NativeUdpTransport } from '../media/rtp/native-udp-transport.ts';
+import type { UdpTransport } from '../media/rtp/udp-transport.ts';
 import { RtpPacket } from '../media/rtp/rtp-packet.ts';
 import { RtpPortPool } from '../media/rtp/rtp-port-pool.ts';
 
@@ -42,10 +46,25 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 }
 
-export async function benchRelayLatency(count = 3000): Promise<Record<string, number>> {
+export async function benchRelayLatency(count = 3000): Promise<Record<string, number | string>> {
+  const out: Record<string, number | string> = {};
+  let native: NativeUdpTransport | undefined;
+  try {
+    native = new NativeUdpTransport();
+  } catch (e) {
+    out['native socket set'] = `not measured: ${(e as Error).message}`;
+  }
+  for (const transport of [new DgramTransport(), ...(native ? [native] : [])]) {
+    for (const [k, v] of Object.entries(await measure(transport, count))) out[`${transport.kind}: ${k}`] = v;
+    await transport.close();
+  }
+  return out;
+}
+
+async function measure(transport: UdpTransport, count: number): Promise<Record<string, number>> {
   const [a, b] = await Promise.all([bound(), bound()]);
   const dir = await mkdtemp(join(tmpdir(), 'capstan-relay-'));
-  const pool = new RtpPortPool({ range: { min: 46800, max: 46899 }, address: '127.0.0.1' });
+  const pool = new RtpPortPool({ range: { min: 46800, max: 46899 }, address: '127.0.0.1', transport });
   const call = await MediaCall.allocate(
     {
       callId: 'relay',
