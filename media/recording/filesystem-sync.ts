@@ -1,12 +1,13 @@
 /**
- * Group flushes for a folder of recordings. Every recording in progress flushes once a second:
- * it writes what it buffered, rewrites its header and needs both durable. One by one that is
- * three thread-pool jobs per recording (two pwrites and an fdatasync — a journal commit each),
- * hundreds a second on a busy media server, their threads and the kernel's journal threads all
- * on the media server's core. Here the flushes that arrive while no group job runs share the next
- * one (media/native/fs_sync.c): all their pwrites, then one syncfs(2) of the folder's filesystem.
- * A flush resolves only after a syncfs that started after it was asked for, so "durable when
- * flush() resolves" means what fdatasync meant.
+ * Group jobs for a folder of recordings. Every recording in progress writes four times a second
+ * and, once a second, rewrites its header and needs everything durable. One by one that is five
+ * thread-pool jobs a second per recording and an fdatasync (a journal commit) each — thousands a
+ * second on a busy media server, their threads and the kernel's journal threads all on the media
+ * server's core. Here the writes and syncs asked for in one turn of the event loop, or while a
+ * job runs, share the next job (media/native/fs_sync.c): all their pwrites, then, if any asked,
+ * one syncfs(2) of the folder's filesystem. A sync resolves only after a syncfs that started
+ * after it was asked for, so "durable when it resolves" means what fdatasync meant; a write
+ * resolves once its bytes are with the operating system, as a pwrite.
  *
  * Where the addon is missing (a failed build, not Linux) `open` answers undefined and files write
  * and fdatasync on their own. docs/recording-durability.md says why and what it costs.
@@ -44,6 +45,7 @@ export interface PositionedWrite {
 interface Request {
   fd: number;
   writes: PositionedWrite[];
+  sync: boolean;
   resolve(): void;
   reject(error: unknown): void;
 }
@@ -55,11 +57,13 @@ export class FilesystemSync {
   #next: Request[] = [];
   /** Settles when the running job has answered its requests. */
   #running: Promise<void> | undefined;
+  /** A job is to start on the next turn of the loop (so a turn's requests share it). */
+  #scheduled = false;
   /** Reused between jobs (one runs at a time): the writes' bytes and their table. */
   #data = new Uint8Array(0);
   #table = new Float64Array(0);
-  /** Group jobs made, and flushes they answered (for tests and the benchmark). */
-  readonly stats = { syncs: 0, requests: 0 };
+  /** Group jobs made, the syncfs calls among them, and the requests they answered. */
+  readonly stats = { jobs: 0, syncs: 0, requests: 0 };
 
   private constructor(addon: NativeFsAddon, dir: FileHandle) {
     this.#addon = addon;
@@ -74,23 +78,30 @@ export class FilesystemSync {
   }
 
   /**
-   * Writes `writes` to the open file `fd` (in order), then makes them and everything written to
-   * it before durable. Rejects with the first failed write's error, or the syncfs's. The bytes
-   * are read when the job starts: the caller keeps them unchanged until this settles.
+   * Writes `writes` to the open file `fd` (in order) and, with `sync`, then makes them and
+   * everything written to it before durable. Rejects with the first failed write's error, or the
+   * syncfs's. The bytes are read when the job starts: the caller keeps them unchanged until this
+   * settles.
    */
-  flush(fd: number, writes: PositionedWrite[] = []): Promise<void> {
+  flush(fd: number, writes: PositionedWrite[] = [], sync = true): Promise<void> {
     if (!this.#dir) return Promise.reject(errnoError(9, 'flush')); // EBADF
     this.stats.requests++;
     return new Promise<void>((resolve, reject) => {
-      this.#next.push({ fd, writes, resolve, reject });
-      if (!this.#running) this.#start();
+      this.#next.push({ fd, writes, sync, resolve, reject });
+      if (!this.#running && !this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => {
+          this.#scheduled = false;
+          if (!this.#running && this.#next.length > 0) this.#start();
+        });
+      }
     });
   }
 
   /** Closes the folder once the flushes asked for are done. Idempotent. */
   async close(): Promise<void> {
-    // Each finished job starts the next one, if any was asked for: wait until none runs.
-    while (this.#running) await this.#running;
+    // Each finished job starts the next one, if any was asked for: wait until none runs or waits.
+    while (this.#running || this.#next.length > 0) await (this.#running ?? new Promise((r) => setImmediate(r)));
     const dir = this.#dir;
     this.#dir = undefined;
     await dir?.close();
@@ -99,7 +110,9 @@ export class FilesystemSync {
   #start(): void {
     const requests = this.#next;
     this.#next = [];
-    this.stats.syncs++;
+    const sync = requests.some((r) => r.sync);
+    this.stats.jobs++;
+    if (sync) this.stats.syncs++;
     let bytes = 0;
     let count = 0;
     for (const r of requests) {
@@ -125,7 +138,7 @@ export class FilesystemSync {
     }
     let job: Promise<Int32Array>;
     try {
-      job = this.#addon.writeAndSync(this.#dir!.fd, table, data, count);
+      job = this.#addon.writeAndSync(sync ? this.#dir!.fd : -1, table, data, count);
     } catch (error) {
       job = Promise.reject(error);
     }
@@ -141,7 +154,7 @@ export class FilesystemSync {
     for (const r of requests) {
       let failed: unknown = error;
       for (let k = 0; k < r.writes.length; k++, i++) if (failed === undefined && status && status[i] !== 0) failed = errnoError(status[i]!, 'pwrite');
-      if (failed === undefined && synced !== 0) failed = errnoError(synced, 'syncfs');
+      if (failed === undefined && r.sync && synced !== 0) failed = errnoError(synced, 'syncfs');
       if (failed === undefined) r.resolve();
       else r.reject(failed);
     }

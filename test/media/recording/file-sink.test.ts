@@ -1,7 +1,7 @@
 /**
- * The plain file sink gathers appends in memory and writes them at its next sync: what is on
- * disk between syncs is only what a sync made durable, and after a sync, a close or an abandon
- * the file holds exactly the bytes given, rewrites included wherever they fell.
+ * The plain file sink, on its own and through the folder's group jobs: every write is in the file
+ * when it resolves (a process killed then loses nothing written), rewrites land in place, and
+ * after a sync or a close the file holds exactly the bytes given.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,7 +33,7 @@ describe.each([
   });
   const options = (): PlainFileSinkOptions => ({ filesystemSync: group });
 
-  it('holds appends until the sync, then the file has every byte in order', async () => {
+  it('has every write in the file when it resolves, in order, before any sync', async () => {
     const path = join(dir, 'a.part');
     const sink = await PlainFileSink.create(path, options());
     const parts = [bytes(44, 1), bytes(3200, 2), bytes(3200, 3)];
@@ -42,24 +42,25 @@ describe.each([
       await sink.write(at, p);
       at += p.length;
     }
-    expect(readFileSync(path).length).toBe(0);
+    expect(readFileSync(path)).toEqual(Buffer.concat(parts));
     await sink.sync();
     expect(readFileSync(path)).toEqual(Buffer.concat(parts));
     await sink.close();
   });
 
-  it('rewrites bytes on disk in place and bytes still held in memory before they go out', async () => {
+  it('rewrites written bytes in place: a header, a span inside, one reaching the end', async () => {
     const path = join(dir, 'b.part');
     const sink = await PlainFileSink.create(path, options());
     const expected = Buffer.concat([bytes(100, 1), bytes(100, 2)]);
     await sink.write(0, expected.subarray(0, 100));
     await sink.sync();
     await sink.write(100, expected.subarray(100));
-    // A header rewrite (on disk), one inside the held bytes, and one straddling both.
+    // A header rewrite, one inside, one across the two writes, and one ending at the end.
     const patches: [number, Buffer][] = [
       [0, Buffer.from('RIFF')],
       [150, Buffer.from('data')],
       [98, Buffer.from('xyzw')],
+      [196, Buffer.from('tail')],
     ];
     for (const [pos, b] of patches) {
       await sink.write(pos, b);
@@ -69,7 +70,7 @@ describe.each([
     expect(readFileSync(path)).toEqual(expected);
   });
 
-  it('writes appends larger than its buffer straight through, in order', async () => {
+  it('writes large appends whole, in order', async () => {
     const path = join(dir, 'c.part');
     const sink = await PlainFileSink.create(path, options());
     const parts = [bytes(1000, 1), bytes(100_000, 2), bytes(500, 3), bytes(70_000, 4)];
@@ -82,7 +83,7 @@ describe.each([
     expect(readFileSync(path)).toEqual(Buffer.concat(parts));
   });
 
-  it('still writes what it holds when abandoned, so the repair keeps it', async () => {
+  it('keeps what was written when abandoned, so the repair finds it', async () => {
     const path = join(dir, 'd.part');
     const sink = await PlainFileSink.create(path, options());
     await sink.write(0, bytes(500, 9));
