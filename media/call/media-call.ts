@@ -40,11 +40,11 @@ export interface MediaCallContext {
 export class MediaCall {
   readonly callId: string;
   private readonly legs = new Map<LegRole, CallLeg>();
-  private readonly recordings = new Set<Recording>();
-  /** The hot path's views of the two fields above: no Map lookup or Set iterator per packet. */
+  /** An array, replaced on change: the packet path iterates it without an iterator object. */
+  private recordings: readonly Recording[] = [];
+  /** The legs by role for the packet path (no Map lookup per packet). */
   private caller: CallLeg | undefined;
   private callee: CallLeg | undefined;
-  private recordingList: Recording[] = [];
   private readonly context: MediaCallContext;
   private closing: Promise<void> | undefined;
 
@@ -137,13 +137,11 @@ export class MediaCall {
   }
 
   addRecording(recording: Recording): void {
-    this.recordings.add(recording);
-    this.recordingList = [...this.recordings];
+    if (!this.recordings.includes(recording)) this.recordings = [...this.recordings, recording];
   }
 
   removeRecording(recording: Recording): void {
-    this.recordings.delete(recording);
-    this.recordingList = [...this.recordings];
+    this.recordings = this.recordings.filter((r) => r !== recording);
   }
 
   get activeRecordings(): Recording[] {
@@ -161,8 +159,7 @@ export class MediaCall {
   /** Closes the legs' sockets and gives their ports back. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      this.recordings.clear();
-      this.recordingList = [];
+      this.recordings = [];
       await Promise.all(
         [...this.legs.values()].map(async (leg) => {
           await leg.socket.close();
@@ -175,7 +172,7 @@ export class MediaCall {
 
   private onPacket(role: LegRole, packet: RtpPacket, arrivalMs: number): void {
     // Relayed already (LegSocket.relayTo): what is left is recording.
-    const recordings = this.recordingList;
+    const recordings = this.recordings;
     if (recordings.length === 0) return;
     const leg = (role === 'caller' ? this.caller : this.callee)!;
     if (packet.payloadType === leg.codec.telephoneEventPayloadType && leg.decoder) {

@@ -1,9 +1,9 @@
 /*
- * capstan_fs: a media server's recording flushes as one job on libuv's thread pool. Once a second
- * every recording in progress writes what it buffered and rewrites its header, then needs it
- * durable: instead of three thread-pool jobs per recording (two pwrites and an fdatasync — a
- * journal commit each), every flush waiting at that moment goes into one job that makes all the
- * pwrites and then one syncfs(2) of the recordings' filesystem (docs/recording-durability.md).
+ * capstan_fs: a media server's recording writes and syncs as jobs on libuv's thread pool that
+ * many files share. Every recording in progress writes four times a second and syncs once; alone
+ * that is a thread-pool job per write and an fdatasync (a journal commit) per sync. Here one job
+ * makes the pwrites of every file that asked in one turn of the event loop, then, if any asked to
+ * sync, one syncfs(2) of the recordings' filesystem (docs/recording-durability.md).
  *
  * Linux only (syncfs); elsewhere it does not build and recordings write and fdatasync per file.
  */

@@ -318,8 +318,6 @@ static void queue_relay(udp_set *s, udp_slot *from, uint32_t index) {
   if (from->relay_via < 0) return;
   const uint8_t *data = s->recv_data + entry[F_OFFSET];
   if (!rtp_relayable(data, (uint32_t)entry[F_LENGTH])) return;
-  /* A relay through a socket since closed is dropped silently, as a send on a closed socket. */
-  if (lookup(s, from->relay_via) == NULL) return;
   uint32_t n = s->relay_count++;
   s->relay_entries[n] = (int32_t)index;
   s->relay_iovs[n].iov_base = (void *)data;
@@ -340,6 +338,7 @@ static void flush_relays(udp_set *s) {
     int32_t via_id = s->recv_table[s->relay_entries[i] * F_FIELDS + F_RELAY_VIA];
     uint32_t end = i + 1;
     while (end < s->relay_count && s->recv_table[s->relay_entries[end] * F_FIELDS + F_RELAY_VIA] == via_id) end++;
+    /* A socket since closed: EBADF, which JavaScript reports to no one, as a send on a closed socket. */
     udp_slot *via = lookup(s, via_id);
     while (i < end) {
       int sent = via == NULL ? -1 : sendmmsg(via->fd, s->relay_msgs + i, end - i, MSG_DONTWAIT);
@@ -464,6 +463,26 @@ static udp_set *get_set(napi_env env, napi_value value) {
     return NULL;
   }
   return (udp_set *)data;
+}
+
+/*
+ * The arguments of a call that starts (handle, id, ...): fills `argv` (up to *argc) and `id`,
+ * and answers the set; NULL with an exception pending when the handle or id is not usable.
+ */
+static udp_set *set_and_id(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv, int32_t *id) {
+  size_t capacity = *argc;
+  if (napi_get_cb_info(env, info, argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (*argc < 2 || capacity < 2) {
+    napi_throw_type_error(env, NULL, "expected (handle, id, ...)");
+    return NULL;
+  }
+  udp_set *s = get_set(env, argv[0]);
+  if (s == NULL) return NULL;
+  if (napi_get_value_int32(env, argv[1], id) != napi_ok) {
+    napi_throw_type_error(env, NULL, "the socket id must be a number");
+    return NULL;
+  }
+  return s;
 }
 
 static napi_value make_buffer(napi_env env, size_t bytes, void **data, napi_ref *ref) {
@@ -614,11 +633,9 @@ static napi_value js_bind(napi_env env, napi_callback_info info) {
 static napi_value js_local_port(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  udp_set *s = get_set(env, argv[0]);
-  if (s == NULL) return NULL;
   int32_t id;
-  CHECK(napi_get_value_int32(env, argv[1], &id));
+  udp_set *s = set_and_id(env, info, &argc, argv, &id);
+  if (s == NULL) return NULL;
   udp_slot *slot = lookup(s, id);
   if (slot == NULL) return int_value(env, -EBADF);
   struct sockaddr_storage addr;
@@ -632,11 +649,9 @@ static napi_value js_local_port(napi_env env, napi_callback_info info) {
 static napi_value js_close_socket(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  udp_set *s = get_set(env, argv[0]);
-  if (s == NULL) return NULL;
   int32_t id;
-  CHECK(napi_get_value_int32(env, argv[1], &id));
+  udp_set *s = set_and_id(env, info, &argc, argv, &id);
+  if (s == NULL) return NULL;
   udp_slot *slot = lookup(s, id);
   if (slot != NULL) close_socket_slot(s, slot);
   napi_value out;
@@ -725,12 +740,10 @@ static napi_value js_flush(napi_env env, napi_callback_info info) {
 static napi_value js_set_relay(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3) return throw_type(env, "setRelay(handle, id, viaId, address, port)");
-  udp_set *s = get_set(env, argv[0]);
-  if (s == NULL) return NULL;
   int32_t id, via_id;
-  CHECK(napi_get_value_int32(env, argv[1], &id));
+  udp_set *s = set_and_id(env, info, &argc, argv, &id);
+  if (s == NULL) return NULL;
+  if (argc < 3) return throw_type(env, "setRelay(handle, id, viaId, address, port)");
   CHECK(napi_get_value_int32(env, argv[2], &via_id));
   udp_slot *slot = lookup(s, id);
   if (slot == NULL) return int_value(env, -EBADF);
