@@ -8,8 +8,12 @@
 import type { Logger } from 'pino';
 import type { AllocateCallRequest, Endpoint, LegCodec, LegRole } from '../control-api.ts';
 import { CapstanError, isCapstanError } from '../../core/errors.ts';
+import { g711DecodeTable } from '../codecs/g711.ts';
 import { createPayloadDecoder, isRecordable, rtpClockRate, type PayloadDecoder } from '../codecs/payload-decoder.ts';
+import { LegTimeline, type LegTimelineOptions } from '../recording/leg-timeline.ts';
+import { NativeLegTimeline } from '../recording/native-leg-timeline.ts';
 import type { Recording } from '../recording/recording.ts';
+import type { Timeline } from '../recording/timeline.ts';
 import { LegSocket, type PacketCounters } from '../rtp/leg-socket.ts';
 import type { RtpPacket } from '../rtp/rtp-packet.ts';
 import type { RtpPortPool } from '../rtp/rtp-port-pool.ts';
@@ -29,6 +33,11 @@ export interface CallLeg {
   notRecorded: number;
   /** Telephone-event (DTMF) packets given to the recordings. */
   telephoneEvents: number;
+  /**
+   * How the transport decodes this leg's audio when it records it itself: a G.711 table, null for
+   * L16, undefined when it cannot (Opus, other clock rates): see MediaCall.createTimeline.
+   */
+  readonly nativeDecode: Int16Array | null | undefined;
 }
 
 export interface MediaCallContext {
@@ -83,6 +92,7 @@ export class MediaCall {
           scaler: new TimestampScaler(isRecordable(leg.codec) ? rtpClockRate(leg.codec) : 8000),
           notRecorded: 0,
           telephoneEvents: 0,
+          nativeDecode: nativeDecodeOf(leg.codec),
         };
         call.legs.set(role, callLeg);
         if (role === 'caller') call.caller = callLeg;
@@ -136,12 +146,39 @@ export class MediaCall {
     for (const leg of this.legs.values()) if (!leg.decoder) createPayloadDecoder(leg.codec);
   }
 
+  /**
+   * A timeline for a recording of leg `role`: one the leg's socket fills itself when the transport
+   * can (the native socket set, a G.711 or L16 leg), so recording that leg's packets costs no
+   * JavaScript; otherwise a LegTimeline the packet path pushes to. Same rules either way.
+   */
+  createTimeline(role: LegRole, options: LegTimelineOptions | undefined): Timeline {
+    const leg = this.legs.get(role);
+    const native = leg && leg.decoder && leg.nativeDecode !== undefined ? leg.socket.createTimeline(options) : undefined;
+    return native ?? new LegTimeline(options);
+  }
+
   addRecording(recording: Recording): void {
-    if (!this.recordings.includes(recording)) this.recordings = [...this.recordings, recording];
+    if (this.recordings.includes(recording)) return;
+    this.recordings = [...this.recordings, recording];
+    this.wireRecordings();
   }
 
   removeRecording(recording: Recording): void {
     this.recordings = this.recordings.filter((r) => r !== recording);
+    this.wireRecordings();
+  }
+
+  /** Tells each leg's socket which native timelines to place its audio on (the recordings' in progress). */
+  private wireRecordings(): void {
+    for (const leg of this.legs.values()) {
+      if (leg.nativeDecode === undefined) continue;
+      const targets = [];
+      for (const recording of this.recordings) {
+        const timeline = recording.timelineOf(leg.role);
+        if (timeline instanceof NativeLegTimeline) targets.push({ timeline, t0: recording.t0 });
+      }
+      leg.socket.recordTo(leg.codec.payloadType, leg.nativeDecode, targets);
+    }
   }
 
   get activeRecordings(): Recording[] {
@@ -160,6 +197,7 @@ export class MediaCall {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.recordings = [];
+      this.wireRecordings();
       await Promise.all(
         [...this.legs.values()].map(async (leg) => {
           await leg.socket.close();
@@ -215,6 +253,13 @@ export class MediaCall {
     };
     for (const recording of this.recordings) recording.pushTelephoneEvent(leg.role, eventPacket, arrivalMs);
   }
+}
+
+/** The native decoding of a codec the transport can record itself: see CallLeg.nativeDecode. */
+function nativeDecodeOf(codec: LegCodec): Int16Array | null | undefined {
+  if (codec.clockRate !== 8000 || codec.payloadType === codec.telephoneEventPayloadType) return undefined;
+  if (codec.name === 'PCMU' || codec.name === 'PCMA') return g711DecodeTable(codec.name);
+  return codec.name === 'L16' ? null : undefined;
 }
 
 function otherRole(role: LegRole): LegRole {

@@ -38,7 +38,10 @@ export interface CodecEncoder {
   readonly channels: 1 | 2;
   /**
    * Encodes interleaved 16-bit samples (a multiple of `channels` in length) and returns the
-   * bytes complete so far: whole blocks (WAV) or whole pages (Ogg); possibly empty.
+   * bytes complete so far: whole blocks (WAV) or whole pages (Ogg); possibly empty. `pcm` is only
+   * valid during the call (a recording reuses its buffer): copy what is kept for a later block.
+   * The bytes returned (here and by flush and end) belong to the caller, which writes them as
+   * they are later: return a fresh array, not one the encoder reuses.
    */
   push(pcm: Int16Array): Uint8Array;
   /**

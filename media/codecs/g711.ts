@@ -86,6 +86,11 @@ for (let c = 0; c < 256; c++) {
   ALAW_DECODE[c] = computeAlawDecode(c);
 }
 
+/** A copy of the decode table (code → 16-bit sample) of 'PCMU' or 'PCMA', for native decoders. */
+export function g711DecodeTable(name: 'PCMU' | 'PCMA'): Int16Array {
+  return (name === 'PCMU' ? ULAW_DECODE : ALAW_DECODE).slice();
+}
+
 /** One 16-bit sample to its µ-law code. Values outside -32768..32767 are wrapped to 16 bits. */
 export function linearToUlaw(sample: number): number {
   return ULAW_ENCODE[((sample << 16) >> 18) + (1 << 13)]!;

@@ -45,106 +45,23 @@
 #include <node_api.h>
 #include <uv.h>
 
-/* Fields of one entry of the receive and send tables, int32 each. */
-enum {
-  F_ID,      /* socket id */
-  F_OFFSET,  /* byte offset of the datagram in the data buffer */
-  F_LENGTH,  /* its length */
-  F_FAMILY,  /* 4 or 6 */
-  F_PORT,    /* source (receive) or destination (send) port */
-  F_SCOPE,   /* IPv6 scope id */
-  F_ADDR,    /* 4 words: the address's 4 or 16 bytes in network order */
-  F_STATUS = F_ADDR + 4, /* 0, or an errno: receive error on that socket / send failure */
-  F_RELAY_VIA,           /* receive: the socket that relayed the datagram, or -1 */
-  F_RELAY_STATUS,        /* receive: 1 relayed, or -errno */
-  F_FIELDS
-};
+#include "udp_set.h"
 
-#define RECV_ENTRIES 1024             /* datagrams per JavaScript callback at most */
-#define RECV_VLEN 64                  /* datagrams per recvmmsg */
-#define SLOT_BYTES 65536              /* scratch per datagram: the largest UDP payload fits */
-#define RECV_DATA_BYTES (1 << 20)     /* packed datagrams of one callback */
-#define SEND_ENTRIES 1024
-#define SEND_DATA_BYTES (2 << 20)
-#define SEND_VLEN 64
-#define MAX_EVENTS 1024
-#define SLOT_BITS 20                  /* id = generation << SLOT_BITS | slot */
-#define SLOT_MASK ((1u << SLOT_BITS) - 1)
-#define GENERATION_MASK 0x7ff         /* ids stay positive int32 */
-
-typedef struct {
-  int fd; /* -1 when free */
-  int32_t id;
-  int family;
-  uint32_t generation;
-  /* Relay of what this socket receives: out of socket relay_via (-1: none) to relay_addr. */
-  int32_t relay_via;
-  socklen_t relay_addr_len;
-  struct sockaddr_storage relay_addr;
-} udp_slot;
-
-typedef struct {
-  napi_env env;
-  uv_poll_t poll;
-  int epfd;
-  int poll_started;
-  int poll_initialized;
-  int poll_closed;
-  int finalized;
-  int closed;
-  int delivering;
-  int release_pending;
-
-  udp_slot *slots;
-  uint32_t slot_count;
-  uint32_t slot_capacity;
-  uint32_t *free_slots;
-  uint32_t free_count;
-  uint32_t open_count;
-
-  napi_ref callback;
-  napi_ref buffers[4];
-  napi_async_context async_context;
-
-  int32_t *recv_table;
-  uint8_t *recv_data;
-  int32_t *send_table;
-  uint8_t *send_data;
-
-  uint8_t *scratch;
-  struct mmsghdr recv_msgs[RECV_VLEN];
-  struct iovec recv_iovs[RECV_VLEN];
-  struct sockaddr_storage recv_addrs[RECV_VLEN];
-  /* Relays queued during a receive pass, sent before the batch goes to JavaScript. */
-  uint32_t relay_count;
-  int32_t relay_entries[RECV_ENTRIES]; /* receive-table index of each */
-  struct mmsghdr relay_msgs[RECV_ENTRIES];
-  struct iovec relay_iovs[RECV_ENTRIES];
-  struct mmsghdr send_msgs[SEND_VLEN];
-  struct iovec send_iovs[SEND_VLEN];
-  struct sockaddr_storage send_addrs[SEND_VLEN];
-  struct epoll_event events[MAX_EVENTS];
-} udp_set;
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 
-#define CHECK(call)                                  \
-  do {                                               \
-    if ((call) != napi_ok) return NULL;              \
-  } while (0)
-
-static napi_value throw_type(napi_env env, const char *message) {
+napi_value throw_type(napi_env env, const char *message) {
   napi_throw_type_error(env, NULL, message);
   return NULL;
 }
 
-static napi_value int_value(napi_env env, int32_t v) {
+napi_value int_value(napi_env env, int32_t v) {
   napi_value out;
   napi_create_int32(env, v, &out);
   return out;
 }
 
-static udp_slot *lookup(udp_set *s, int32_t id) {
+udp_slot *lookup(udp_set *s, int32_t id) {
   if (id < 0) return NULL;
   uint32_t index = (uint32_t)id & SLOT_MASK;
   if (index >= s->slot_count) return NULL;
@@ -214,6 +131,7 @@ static socklen_t get_address(const int32_t *entry, struct sockaddr_storage *out)
 /* ---- lifecycle ------------------------------------------------------------------------------ */
 
 static void close_socket_slot(udp_set *s, udp_slot *slot) {
+  release_recording(slot);
   epoll_ctl(s->epfd, EPOLL_CTL_DEL, slot->fd, NULL);
   close(slot->fd);
   slot->fd = -1;
@@ -230,9 +148,11 @@ static void close_socket_slot(udp_set *s, udp_slot *slot) {
 
 static void maybe_free(udp_set *s) {
   if (!s->finalized || (s->poll_initialized && !s->poll_closed)) return;
+  free_timelines(s);
   free(s->slots);
   free(s->free_slots);
   free(s->scratch);
+  free(s->pcm);
   free(s);
 }
 
@@ -288,11 +208,12 @@ static void on_handle_finalized(napi_env env, void *data, void *hint) {
 /* ---- relay --------------------------------------------------------------------------------- */
 
 /*
- * Whether a datagram is one the media path would relay: RTP, not RTCP, every length consistent.
- * Mirrors RtpPacket.parse and the RTCP test of LegSocket (media/rtp/): a packet one relays the
- * other must too, or the transports would forward different traffic.
+ * Whether a datagram is one the media path would relay and record: RTP, not RTCP, every length
+ * consistent; where its payload lies. Mirrors RtpPacket.parse and the RTCP test of LegSocket
+ * (media/rtp/): a packet one relays the other must too, or the transports would forward
+ * different traffic.
  */
-static int rtp_relayable(const uint8_t *p, uint32_t length) {
+int rtp_payload(const uint8_t *p, uint32_t length, uint32_t *payload_offset, uint32_t *payload_length) {
   if (length >= 2 && p[1] >= 200 && p[1] <= 204) return 0; /* RTCP multiplexed on the port */
   if (length < 12 || (p[0] >> 6) != 2) return 0;
   uint32_t offset = 12 + 4u * (p[0] & 0x0f);
@@ -303,10 +224,13 @@ static int rtp_relayable(const uint8_t *p, uint32_t length) {
     offset += 4 + 4 * words;
     if (offset > length) return 0;
   }
+  uint32_t padding = 0;
   if (p[0] & 0x20) {
-    uint8_t padding = p[length - 1];
+    padding = p[length - 1];
     if (padding == 0 || offset + padding > length) return 0;
   }
+  *payload_offset = offset;
+  *payload_length = length - offset - padding;
   return 1;
 }
 
@@ -315,9 +239,11 @@ static void queue_relay(udp_set *s, udp_slot *from, uint32_t index) {
   int32_t *entry = &s->recv_table[index * F_FIELDS];
   entry[F_RELAY_VIA] = -1;
   entry[F_RELAY_STATUS] = 0;
+  entry[F_RECORDED] = 0;
   if (from->relay_via < 0) return;
   const uint8_t *data = s->recv_data + entry[F_OFFSET];
-  if (!rtp_relayable(data, (uint32_t)entry[F_LENGTH])) return;
+  uint32_t payload_offset, payload_length;
+  if (!rtp_payload(data, (uint32_t)entry[F_LENGTH], &payload_offset, &payload_length)) return;
   uint32_t n = s->relay_count++;
   s->relay_entries[n] = (int32_t)index;
   s->relay_iovs[n].iov_base = (void *)data;
@@ -361,16 +287,19 @@ static void flush_relays(udp_set *s) {
 static void deliver(udp_set *s, uint32_t count) {
   /* Relays first: the other party should not wait for JavaScript (and the data is overwritten after). */
   flush_relays(s);
+  /* Then the audio of recorded legs onto their timelines: JavaScript only counts those datagrams. */
+  record_batch(s, count);
   napi_env env = s->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value callback, recv, argv[1];
+  napi_value callback, recv, argv[2];
   if (napi_get_reference_value(env, s->callback, &callback) == napi_ok && callback != NULL) {
     napi_get_global(env, &recv); /* make_callback wants an object as `this` */
     napi_create_uint32(env, count, &argv[0]);
+    napi_create_double(env, s->batch_ms, &argv[1]);
     s->delivering = 1;
     /* make_callback: process.nextTick and promise jobs run afterwards, as after a dgram 'message'. */
-    napi_status status = napi_make_callback(env, s->async_context, recv, callback, 1, argv, NULL);
+    napi_status status = napi_make_callback(env, s->async_context, recv, callback, 2, argv, NULL);
     s->delivering = 0;
     bool pending = false;
     napi_is_exception_pending(env, &pending);
@@ -392,6 +321,8 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   udp_set *s = (udp_set *)handle->data;
   if (s->closed || status < 0) return;
   int ready = epoll_wait(s->epfd, s->events, MAX_EVENTS, 0);
+  /* One arrival time per wake-up, on JavaScript's performance.now() clock (both are uv_hrtime). */
+  s->batch_ms = (double)uv_hrtime() / 1e6 - s->clock_offset;
   uint32_t count = 0;
   size_t used = 0;
   for (int e = 0; e < ready && !s->closed; e++) {
@@ -456,7 +387,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
 
 /* ---- JavaScript API ------------------------------------------------------------------------ */
 
-static udp_set *get_set(napi_env env, napi_value value) {
+udp_set *get_set(napi_env env, napi_value value) {
   void *data = NULL;
   if (napi_get_value_external(env, value, &data) != napi_ok || data == NULL) {
     napi_throw_type_error(env, NULL, "not a UDP set handle");
@@ -469,7 +400,7 @@ static udp_set *get_set(napi_env env, napi_value value) {
  * The arguments of a call that starts (handle, id, ...): fills `argv` (up to *argc) and `id`,
  * and answers the set; NULL with an exception pending when the handle or id is not usable.
  */
-static udp_set *set_and_id(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv, int32_t *id) {
+udp_set *set_and_id(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv, int32_t *id) {
   size_t capacity = *argc;
   if (napi_get_cb_info(env, info, argc, argv, NULL, NULL) != napi_ok) return NULL;
   if (*argc < 2 || capacity < 2) {
@@ -493,27 +424,36 @@ static napi_value make_buffer(napi_env env, size_t bytes, void **data, napi_ref 
   return buffer;
 }
 
-/* open(onBatch) → { handle, recvTable, recvData, sendTable, sendData, fields, recvEntries, sendEntries } */
+/*
+ * open(onBatch, clockOffsetMs) → { handle, recvTable, recvData, sendTable, sendData, fields, recvEntries, sendEntries }.
+ * onBatch(count, arrivalMs) gets arrivalMs = clockMs() − clockOffsetMs at the wake-up.
+ */
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   napi_valuetype type;
+  if (argc < 2) return throw_type(env, "open(onBatch, clockOffsetMs)");
   CHECK(napi_typeof(env, argv[0], &type));
-  if (argc < 1 || type != napi_function) return throw_type(env, "open(onBatch): onBatch must be a function");
+  if (type != napi_function) return throw_type(env, "open(onBatch, clockOffsetMs): onBatch must be a function");
+  double clock_offset;
+  if (napi_get_value_double(env, argv[1], &clock_offset) != napi_ok) return throw_type(env, "open(onBatch, clockOffsetMs): clockOffsetMs must be a number");
 
   udp_set *s = calloc(1, sizeof(udp_set));
   if (s == NULL) return throw_type(env, "out of memory");
   s->env = env;
+  s->clock_offset = clock_offset;
   s->epfd = epoll_create1(EPOLL_CLOEXEC);
   s->scratch = malloc((size_t)RECV_VLEN * SLOT_BYTES);
+  s->pcm = malloc(SLOT_BYTES * sizeof(int16_t));
   s->slot_capacity = 64;
   s->slots = calloc(s->slot_capacity, sizeof(udp_slot));
   s->free_slots = calloc(s->slot_capacity, sizeof(uint32_t));
-  if (s->epfd < 0 || s->scratch == NULL || s->slots == NULL || s->free_slots == NULL) {
+  if (s->epfd < 0 || s->scratch == NULL || s->pcm == NULL || s->slots == NULL || s->free_slots == NULL) {
     int error = errno;
     if (s->epfd >= 0) close(s->epfd);
     free(s->scratch);
+    free(s->pcm);
     free(s->slots);
     free(s->free_slots);
     free(s);
@@ -611,6 +551,11 @@ static napi_value js_bind(napi_env env, napi_callback_info info) {
   slot->fd = fd;
   slot->family = addr.ss_family == AF_INET6 ? 6 : 4;
   slot->relay_via = -1;
+  slot->record_pt = -1;
+  slot->record_table = NULL;
+  slot->target_count = 0;
+  slot->target_ids = NULL;
+  slot->target_t0 = NULL;
   slot->id = (int32_t)((slot->generation << SLOT_BITS) | index);
   struct epoll_event event;
   memset(&event, 0, sizeof event);
@@ -819,6 +764,14 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* clockMs() → uv_hrtime in milliseconds (the clock behind performance.now()). */
+static napi_value js_clock_ms(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+  CHECK(napi_create_double(env, (double)uv_hrtime() / 1e6, &out));
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
@@ -829,6 +782,14 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setRelay", NULL, js_set_relay, NULL, NULL, NULL, napi_default, NULL},
       {"parseAddress", NULL, js_parse_address, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+      {"clockMs", NULL, js_clock_ms, NULL, NULL, NULL, napi_default, NULL},
+      {"setRecording", NULL, js_set_recording, NULL, NULL, NULL, napi_default, NULL},
+      {"timelineCreate", NULL, js_timeline_create, NULL, NULL, NULL, napi_default, NULL},
+      {"timelinePush", NULL, js_timeline_push, NULL, NULL, NULL, napi_default, NULL},
+      {"timelineRead", NULL, js_timeline_read, NULL, NULL, NULL, napi_default, NULL},
+      {"timelinePositionOf", NULL, js_timeline_position_of, NULL, NULL, NULL, napi_default, NULL},
+      {"timelineState", NULL, js_timeline_state, NULL, NULL, NULL, napi_default, NULL},
+      {"timelineClose", NULL, js_timeline_close, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

@@ -17,7 +17,8 @@
  */
 import type { LegRole } from '../control-api.ts';
 import { dtmfDigit, type TelephoneEvent } from '../rtp/telephone-event.ts';
-import type { LegTimeline, MaskSpan } from './leg-timeline.ts';
+import type { MaskSpan } from './leg-timeline.ts';
+import type { Timeline } from './timeline.ts';
 
 export interface DtmfEntry {
   leg: LegRole;
@@ -28,7 +29,7 @@ export interface DtmfEntry {
 
 export interface DtmfCollectorOptions {
   /** The recording's timelines, for placing events (and masking). */
-  timelines: ReadonlyMap<LegRole, LegTimeline>;
+  timelines: ReadonlyMap<LegRole, Timeline>;
   /** Read the events' spans out of the audio as silence. Default false. */
   mask?: boolean;
   /** How far a mask runs past the duration known so far while the event has not ended. Default 800 (100 ms). */
@@ -62,7 +63,7 @@ const SAMPLES_PER_MS = 8;
 const RECENT_KEYS = 8;
 
 export class DtmfCollector {
-  private readonly timelines: ReadonlyMap<LegRole, LegTimeline>;
+  private readonly timelines: ReadonlyMap<LegRole, Timeline>;
   private readonly mask: boolean;
   private readonly guard: number;
   private readonly events: OpenEvent[] = [];

@@ -47,6 +47,8 @@
  * across it (a stretch). Both are inaudible in a quiet place and a 2 ms tick otherwise.
  */
 
+import type { Timeline } from './timeline.ts';
+
 export interface TimelinePacket {
   ssrc: number;
   sequenceNumber: number;
@@ -84,6 +86,23 @@ export interface LegTimelineOptions {
   /** Peak magnitude under which a packet counts as quiet (a place for a step). Default 1024 (−30 dBFS). */
   driftQuietPeak?: number;
 }
+
+/** Every option's default (documented on LegTimelineOptions). */
+export const LEG_TIMELINE_DEFAULTS: Readonly<Required<LegTimelineOptions>> = Object.freeze({
+  capacitySamples: 16384,
+  maxSkewSamples: 8000,
+  maxSamplesPerSequenceStep: 1600,
+  maxDropout: 3000,
+  maxMisorder: 100,
+  concealMaxGapSamples: 800,
+  driftCorrection: true,
+  driftWindowSamples: 40000,
+  driftDeadbandSamples: 80,
+  driftMaxStepSamples: 16,
+  driftStepIntervalSamples: 800,
+  driftForceAfterSamples: 4000,
+  driftQuietPeak: 1024,
+});
 
 export type PushOutcome = 'placed' | 'new-source' | 'duplicate' | 'late' | 'too-early' | 'out-of-sequence';
 
@@ -175,7 +194,12 @@ interface GapCarry {
   template: Int16Array;
 }
 
-export class LegTimeline {
+/** The options given, without the keys set to undefined (which would hide the defaults in a spread). */
+export function definedOnly(options: LegTimelineOptions): LegTimelineOptions {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as LegTimelineOptions;
+}
+
+export class LegTimeline implements Timeline {
   private readonly ring: Int16Array;
   /** 1 where a packet placed a sample in the ring slot, 0 where nothing did (yet). */
   private readonly filled: Uint8Array;
@@ -225,21 +249,21 @@ export class LegTimeline {
   };
 
   constructor(options: LegTimelineOptions = {}) {
-    const capacity = options.capacitySamples ?? 16384;
-    this.ring = new Int16Array(capacity);
-    this.filled = new Uint8Array(capacity);
-    this.maxSkew = options.maxSkewSamples ?? 8000;
-    this.maxStep = options.maxSamplesPerSequenceStep ?? 1600;
-    this.maxDropout = options.maxDropout ?? 3000;
-    this.maxMisorder = options.maxMisorder ?? 100;
-    this.concealMaxGap = options.concealMaxGapSamples ?? 800;
-    this.drift = options.driftCorrection ?? true;
-    this.driftWindow = options.driftWindowSamples ?? 40000;
-    this.driftDeadband = options.driftDeadbandSamples ?? 80;
-    this.driftMaxStep = options.driftMaxStepSamples ?? 16;
-    this.driftStepInterval = options.driftStepIntervalSamples ?? 800;
-    this.driftForceAfter = options.driftForceAfterSamples ?? 4000;
-    this.driftQuietPeak = options.driftQuietPeak ?? 1024;
+    const o = { ...LEG_TIMELINE_DEFAULTS, ...definedOnly(options) };
+    this.ring = new Int16Array(o.capacitySamples);
+    this.filled = new Uint8Array(o.capacitySamples);
+    this.maxSkew = o.maxSkewSamples;
+    this.maxStep = o.maxSamplesPerSequenceStep;
+    this.maxDropout = o.maxDropout;
+    this.maxMisorder = o.maxMisorder;
+    this.concealMaxGap = o.concealMaxGapSamples;
+    this.drift = o.driftCorrection;
+    this.driftWindow = o.driftWindowSamples;
+    this.driftDeadband = o.driftDeadbandSamples;
+    this.driftMaxStep = o.driftMaxStepSamples;
+    this.driftStepInterval = o.driftStepIntervalSamples;
+    this.driftForceAfter = o.driftForceAfterSamples;
+    this.driftQuietPeak = o.driftQuietPeak;
   }
 
   /** The next sample index `read` will return; everything before it is written out. */

@@ -9,7 +9,7 @@
  * legs' audio in a paused span is read and discarded either way, so it never reaches the file.
  * Each pause is kept as a mark with its timeline span and where it sits in the file.
  */
-import type { LegTimeline } from './leg-timeline.ts';
+import type { Timeline } from './timeline.ts';
 
 export type PauseMode = 'skip' | 'silence';
 
@@ -24,8 +24,8 @@ export interface PauseMark {
 }
 
 export interface MixerLegs {
-  caller?: LegTimeline | undefined;
-  callee?: LegTimeline | undefined;
+  caller?: Timeline | undefined;
+  callee?: Timeline | undefined;
 }
 
 export class RecordingMixer {
@@ -36,6 +36,8 @@ export class RecordingMixer {
   private framesOut = 0;
   /** Where each leg is read to; grown to the longest read (a tick's worth, or a stop's). */
   private scratch: [Int16Array, Int16Array] = [new Int16Array(0), new Int16Array(0)];
+  /** What mixTransient returns a view of. */
+  private output = new Int16Array(0);
 
   constructor(legs: MixerLegs, channels: 1 | 2) {
     this.legs = legs;
@@ -81,6 +83,19 @@ export class RecordingMixer {
 
   /** Mixes the timeline up to `until` (exclusive) into interleaved frames. */
   mix(until: number): Int16Array {
+    return this.mixFrames(until, false);
+  }
+
+  /**
+   * As `mix`, into the mixer's own buffer when the span has no pause: the frames are only valid
+   * until the next call (the recording encodes them at once). Four mixes a second per recording
+   * of fresh arrays were a good part of what the garbage collector chased at a thousand calls.
+   */
+  mixTransient(until: number): Int16Array {
+    return this.mixFrames(until, true);
+  }
+
+  private mixFrames(until: number, transient: boolean): Int16Array {
     const end = Math.floor(until);
     const parts: Int16Array[] = [];
     let total = 0;
@@ -99,7 +114,9 @@ export class RecordingMixer {
       // The legs are read into the mixer's own buffers: combine() copies them out at once.
       const a = this.legs.caller?.readInto(segEnd, this.scratch[0]);
       const b = this.legs.callee?.readInto(segEnd, this.scratch[1]);
-      const part = !mark ? this.combine(n, a, b) : mark.mode === 'silence' ? new Int16Array(n * this.channels) : undefined;
+      // Only a mix of one part can be the shared buffer (parts are concatenated otherwise).
+      const shared = transient && segEnd === end && parts.length === 0;
+      const part = !mark ? this.combine(n, a, b, shared) : mark.mode === 'silence' ? new Int16Array(n * this.channels) : undefined;
       if (part) {
         parts.push(part);
         total += part.length;
@@ -120,16 +137,22 @@ export class RecordingMixer {
     return undefined;
   }
 
-  private combine(n: number, a: Int16Array | undefined, b: Int16Array | undefined): Int16Array {
+  private combine(n: number, a: Int16Array | undefined, b: Int16Array | undefined, shared: boolean): Int16Array {
+    const length = n * this.channels;
+    let out: Int16Array;
+    if (shared) {
+      if (this.output.length < length) this.output = new Int16Array(Math.max(length, 2 * this.output.length));
+      out = this.output.subarray(0, length);
+    } else {
+      out = new Int16Array(length);
+    }
     if (this.channels === 2) {
-      const out = new Int16Array(n * 2);
       for (let i = 0; i < n; i++) {
         out[2 * i] = a ? a[i]! : 0;
         out[2 * i + 1] = b ? b[i]! : 0;
       }
       return out;
     }
-    const out = new Int16Array(n);
     for (let i = 0; i < n; i++) {
       const v = (a ? a[i]! : 0) + (b ? b[i]! : 0);
       out[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;

@@ -28,6 +28,7 @@ import { codecRegistry, type CodecRegistry } from '../codecs/codec-registry.ts';
 import { EncodedFileWriter } from './encoded-file-writer.ts';
 import type { FileSink } from './file-sink.ts';
 import { LegTimeline, type LegTimelineOptions, type TimelinePacket } from './leg-timeline.ts';
+import type { Timeline } from './timeline.ts';
 import { RecordingMixer, type PauseMode } from './recording-mixer.ts';
 import { DtmfCollector, type TelephoneEventPacket } from './dtmf-collector.ts';
 
@@ -56,6 +57,11 @@ export interface RecordingOptions {
   flushIntervalMs?: number;
   /** Timeline options per leg. Defaults: see LegTimelineOptions. */
   timeline?: LegTimelineOptions;
+  /**
+   * Makes a leg's timeline (a native one the call's socket fills itself: MediaCall.createTimeline).
+   * Default: a LegTimeline with `timeline`. Closed (if it has close) once the recording is stopped.
+   */
+  createTimeline?: (leg: LegRole, options: LegTimelineOptions | undefined) => Timeline;
   /** Extra metadata stored in the file's `cpst` chunk (found again after a crash). */
   metadata?: Record<string, unknown>;
   /** Monotonic milliseconds; must be the clock packets' arrival times come from. Default performance.now. */
@@ -82,12 +88,13 @@ export class Recording {
   readonly startedAt: Date;
   private readonly options: RecordingOptions;
   private readonly clock: () => number;
-  private readonly t0: number;
+  /** The clock's time at timeline sample 0 (the recording's construction). */
+  readonly t0: number;
   private readonly jitterSamples: number;
-  private readonly timelines = new Map<LegRole, LegTimeline>();
+  private readonly timelines = new Map<LegRole, Timeline>();
   /** The same timelines by role, for push (a Map lookup per packet is measurable at hundreds of calls). */
-  private readonly callerTimeline: LegTimeline | undefined;
-  private readonly calleeTimeline: LegTimeline | undefined;
+  private readonly callerTimeline: Timeline | undefined;
+  private readonly calleeTimeline: Timeline | undefined;
   private readonly dtmf: DtmfCollector;
   private readonly mixer: RecordingMixer;
   private writer: EncodedFileWriter | undefined;
@@ -110,7 +117,8 @@ export class Recording {
     this.mime = this.codec.mime;
     this.channels = options.channels;
     this.jitterSamples = Math.round((options.jitterDelayMs ?? 200) * SAMPLES_PER_MS);
-    for (const leg of options.legs) this.timelines.set(leg, new LegTimeline(options.timeline));
+    const create = options.createTimeline ?? ((_leg: LegRole, o: LegTimelineOptions | undefined) => new LegTimeline(o));
+    for (const leg of options.legs) this.timelines.set(leg, create(leg, options.timeline));
     this.callerTimeline = this.timelines.get('caller');
     this.calleeTimeline = this.timelines.get('callee');
     this.mixer = new RecordingMixer({ caller: this.timelines.get('caller'), callee: this.timelines.get('callee') }, options.channels);
@@ -136,6 +144,11 @@ export class Recording {
     }
     this.writer = writer;
     this.timer = setInterval(() => this.tick(), this.options.tickMs ?? 100);
+  }
+
+  /** The timeline of `leg`, if the recording has that leg. */
+  timelineOf(leg: LegRole): Timeline | undefined {
+    return this.timelines.get(leg);
   }
 
   /** Timeline sample index of a monotonic time from the same clock. */
@@ -226,6 +239,9 @@ export class Recording {
       // Leave the .part for repair at the next start rather than deleting what was recorded.
       await this.writer?.abandon();
       throw error;
+    } finally {
+      // Everything is read out (or the recording failed): native timelines give their memory back.
+      for (const timeline of this.timelines.values()) timeline.close?.();
     }
   }
 
@@ -234,7 +250,8 @@ export class Recording {
     const now = this.clock();
     const until = this.sampleAt(now) - this.jitterSamples;
     if (until > this.mixer.position) {
-      const frames = this.mixer.mix(until);
+      // Encoded at once by write (the codec contract): the mixer's buffer is free again after.
+      const frames = this.mixer.mixTransient(until);
       this.writer.write(frames).catch((e: unknown) => this.fail(e));
     }
     // Flushed at the last tick before the interval would be exceeded, so flushes are at most

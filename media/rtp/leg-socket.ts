@@ -12,7 +12,9 @@
 import { isCapstanError } from '../../core/errors.ts';
 import type { Endpoint } from '../control-api.ts';
 import { RtpPacket } from './rtp-packet.ts';
-import type { UdpSocket } from './udp-transport.ts';
+import type { LegTimelineOptions } from '../recording/leg-timeline.ts';
+import type { NativeLegTimeline } from '../recording/native-leg-timeline.ts';
+import type { RecordingTarget, UdpSocket } from './udp-transport.ts';
 
 /** Counts shared by the media server (all legs) and each leg. */
 export class PacketCounters {
@@ -62,6 +64,11 @@ export class LegSocket {
     this.port = options.port;
     this.socket.listen({
       onDatagram: (msg, arrivalMs) => this.receive(msg, arrivalMs),
+      onRecorded: () => {
+        // Valid RTP the transport relayed and placed on the recordings' timelines itself.
+        this.counters.received++;
+        if (this.options.serverCounters) this.options.serverCounters.received++;
+      },
       onSent: (ok) => {
         if (ok) this.relayed++;
         else this.count('relay-failed');
@@ -85,6 +92,22 @@ export class LegSocket {
     this.relay = via && to ? { via, to } : undefined;
     this.relayNative = via !== undefined && to !== undefined && (this.socket.setRelay?.(via.socket, to) ?? false);
     if (!this.relayNative) this.socket.setRelay?.(undefined, undefined);
+  }
+
+  /** A timeline the transport fills from this socket itself (see recordTo), or undefined when it cannot. */
+  createTimeline(options: LegTimelineOptions | undefined): NativeLegTimeline | undefined {
+    return this.closing ? undefined : this.socket.createTimeline?.(options);
+  }
+
+  /**
+   * Has the transport place this leg's RTP audio of `payloadType` on `targets` itself (decoded
+   * with `decodeTable`, or as L16 when null): those packets then reach neither the parser nor the
+   * packet handler, only the counters. No targets stops. False when the transport cannot: the
+   * packets then come to the handler as before.
+   */
+  recordTo(payloadType: number, decodeTable: Int16Array | null, targets: readonly RecordingTarget[]): boolean {
+    if (this.closing) return false;
+    return this.socket.setRecording?.(payloadType, decodeTable, targets) ?? false;
   }
 
   /** Sends a datagram as is (relay). Failures are counted, never thrown. */

@@ -7,6 +7,7 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { CapstanError } from '../../core/errors.ts';
+import type { NativeTimelineAddon } from '../recording/native-leg-timeline.ts';
 
 /** What `open` returns: the set's handle and the memory it shares with JavaScript. */
 export interface NativeUdpSetMemory {
@@ -24,9 +25,15 @@ export interface NativeUdpSetMemory {
   sendEntries: number;
 }
 
-export interface NativeUdpAddon {
-  /** Creates a set; `onBatch(count)` is called once per wake-up with the entries received. */
-  open(onBatch: (count: number) => void): NativeUdpSetMemory;
+export interface NativeUdpAddon extends NativeTimelineAddon {
+  /**
+   * Creates a set; `onBatch(count, arrivalMs)` is called once per wake-up with the entries
+   * received and the wake-up's time: clockMs() − clockOffsetMs (performance.now() with the offset
+   * between the two clocks).
+   */
+  open(onBatch: (count: number, arrivalMs: number) => void, clockOffsetMs: number): NativeUdpSetMemory;
+  /** uv_hrtime in milliseconds: the clock performance.now() counts from its origin. */
+  clockMs(): number;
   /** A socket id (>= 0), or -errno (-EADDRINUSE: the port is taken). */
   bind(handle: unknown, address: string, port: number): number;
   localPort(handle: unknown, id: number): number;
@@ -40,6 +47,12 @@ export interface NativeUdpAddon {
    * 0, or -errno (EBADF: a socket is not open; EINVAL: a bad address or port).
    */
   setRelay(handle: unknown, id: number, viaId: number, address?: Int32Array, port?: number): number;
+  /**
+   * Places socket `id`'s RTP of `payloadType` on the timelines `timelineIds[0..count)`, each at
+   * (arrival − its t0) × 8 samples, decoded with `decodeTable` (256 G.711 codes) or as L16 (null);
+   * those datagrams are delivered as RECORDED. payloadType < 0 or count 0 stops. 0, or -errno.
+   */
+  setRecording(handle: unknown, id: number, payloadType: number, decodeTable: Int16Array | null, timelineIds: Int32Array, t0s: Float64Array, count: number): number;
   /** 4 or 6 with `out` = [family, scope, 4 address words], or 0 when `address` is not numeric. */
   parseAddress(address: string, out: Int32Array): number;
   /** Closes every socket. Idempotent. */
@@ -47,7 +60,7 @@ export interface NativeUdpAddon {
 }
 
 /** Field indexes of a table entry (media/native/udp_set.c). */
-export const NATIVE_FIELD = { id: 0, offset: 1, length: 2, family: 3, port: 4, scope: 5, address: 6, status: 10, relayVia: 11, relayStatus: 12 } as const;
+export const NATIVE_FIELD = { id: 0, offset: 1, length: 2, family: 3, port: 4, scope: 5, address: 6, status: 10, relayVia: 11, relayStatus: 12, recorded: 13 } as const;
 
 export const NATIVE_UDP_DISABLED_ENV = 'CAPSTAN_NATIVE_UDP_DISABLED';
 
@@ -73,7 +86,7 @@ export function loadNativeUdpAddon(path: string = DEFAULT_PATH): NativeUdpAddon 
       cause: e,
     });
   }
-  if (typeof addon.open !== 'function' || typeof addon.flush !== 'function' || typeof addon.setRelay !== 'function') {
+  if (typeof addon.open !== 'function' || typeof addon.flush !== 'function' || typeof addon.setRelay !== 'function' || typeof addon.setRecording !== 'function') {
     throw new CapstanError('CAPSTAN_ERR_NATIVE_UDP', 'the native UDP addon is not the expected build', { details: { reason: 'unexpected', path } });
   }
   if (path === DEFAULT_PATH) cached = addon;

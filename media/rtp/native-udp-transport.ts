@@ -13,8 +13,10 @@
 import { lookup } from 'node:dns/promises';
 import type { Endpoint } from '../control-api.ts';
 import { errnoError } from '../errno-error.ts';
+import type { LegTimelineOptions } from '../recording/leg-timeline.ts';
+import { NativeLegTimeline, nativeTimelineOptions } from '../recording/native-leg-timeline.ts';
 import { loadNativeUdpAddon, NATIVE_FIELD as F, type NativeUdpAddon } from './native-udp-addon.ts';
-import type { UdpSocket, UdpSocketHandlers, UdpSource, UdpTransport } from './udp-transport.ts';
+import type { RecordingTarget, UdpSocket, UdpSocketHandlers, UdpSource, UdpTransport } from './udp-transport.ts';
 
 /** Socket ids are `generation << 20 | slot` (udp_set.c). */
 const SLOT_MASK = (1 << 20) - 1;
@@ -57,6 +59,14 @@ class NativeUdpSocket implements UdpSocket {
     return !this.closed && this.set.setRelay(this, via, to);
   }
 
+  createTimeline(options: LegTimelineOptions | undefined): NativeLegTimeline | undefined {
+    return this.closed ? undefined : this.set.createTimeline(options);
+  }
+
+  setRecording(payloadType: number, decodeTable: Int16Array | null, targets: readonly RecordingTarget[]): boolean {
+    return !this.closed && this.set.setRecording(this, payloadType, decodeTable, targets);
+  }
+
   currentSource(): UdpSource | undefined {
     return this.set.sourceOf(this);
   }
@@ -76,6 +86,8 @@ export interface NativeUdpStats {
   batches: number;
   /** Table entries delivered: datagrams and receive errors. */
   received: number;
+  /** Datagrams of those whose audio the set placed on recording timelines itself. */
+  recorded: number;
   /** Datagrams handed to the kernel, and those it refused. */
   sent: number;
   sendFailures: number;
@@ -83,7 +95,7 @@ export interface NativeUdpStats {
 
 export class NativeUdpTransport implements UdpTransport {
   readonly kind = 'native' as const;
-  readonly stats: NativeUdpStats = { batches: 0, received: 0, sent: 0, sendFailures: 0 };
+  readonly stats: NativeUdpStats = { batches: 0, received: 0, recorded: 0, sent: 0, sendFailures: 0 };
   private readonly addon: NativeUdpAddon;
   private readonly handle: unknown;
   private readonly fields: number;
@@ -109,7 +121,13 @@ export class NativeUdpTransport implements UdpTransport {
   /** @throws CapstanError CAPSTAN_ERR_NATIVE_UDP when the addon cannot be loaded. */
   constructor(addon: NativeUdpAddon = loadNativeUdpAddon()) {
     this.addon = addon;
-    const memory = addon.open((count) => this.onBatch(count));
+    // performance.now() is uv_hrtime from an origin: the offset, measured once, puts the set's
+    // wake-up times on that clock (within a microsecond), so packets placed natively and in
+    // JavaScript share one arrival time per batch.
+    const before = addon.clockMs();
+    const now = performance.now();
+    const offset = (before + addon.clockMs()) / 2 - now;
+    const memory = addon.open((count, arrivalMs) => this.onBatch(count, arrivalMs), offset);
     this.handle = memory.handle;
     this.fields = memory.fields;
     this.recvTable = new Int32Array(memory.recvTable);
@@ -177,6 +195,21 @@ export class NativeUdpTransport implements UdpTransport {
     return this.addon.setRelay(this.handle, socket.id, via.id, words, to.port) === 0;
   }
 
+  /** A native timeline in this set, or undefined when the set is closed or cannot follow `options` exactly. */
+  createTimeline(options: LegTimelineOptions | undefined): NativeLegTimeline | undefined {
+    if (this.closed) return undefined;
+    const native = nativeTimelineOptions(options);
+    return native && new NativeLegTimeline(this.addon, this.handle, native);
+  }
+
+  /** Native recording of `socket`'s audio onto `targets`' timelines (none: stops). */
+  setRecording(socket: NativeUdpSocket, payloadType: number, decodeTable: Int16Array | null, targets: readonly RecordingTarget[]): boolean {
+    if (this.closed) return false;
+    const ids = Int32Array.from(targets, (t) => t.timeline.id);
+    const t0s = Float64Array.from(targets, (t) => t.t0);
+    return this.addon.setRecording(this.handle, socket.id, targets.length > 0 ? payloadType : -1, decodeTable, ids, t0s, targets.length) === 0;
+  }
+
   closeSocket(socket: NativeUdpSocket): void {
     if (this.closed) return;
     // What was queued for it still goes out, as node:dgram sends what was given before close().
@@ -198,8 +231,7 @@ export class NativeUdpTransport implements UdpTransport {
     return socket && socket.id === id ? socket : undefined;
   }
 
-  private onBatch(count: number): void {
-    const arrivalMs = performance.now();
+  private onBatch(count: number, arrivalMs: number): void {
     const t = this.recvTable;
     const fields = this.fields;
     this.stats.batches++;
@@ -220,6 +252,11 @@ export class NativeUdpTransport implements UdpTransport {
           const status = t[base + F.status]!;
           if (status !== 0) {
             handlers.onError(errnoError(status, 'recvmmsg'));
+            continue;
+          }
+          if (t[base + F.recorded] === 1 && handlers.onRecorded) {
+            this.stats.recorded++;
+            handlers.onRecorded();
             continue;
           }
           const offset = t[base + F.offset]!;

@@ -8,6 +8,14 @@
  * `onSent(false)`); `close()` is idempotent.
  */
 import type { Endpoint } from '../control-api.ts';
+import type { LegTimelineOptions } from '../recording/leg-timeline.ts';
+import type { NativeLegTimeline } from '../recording/native-leg-timeline.ts';
+
+/** A timeline a socket places its audio on, and the arrival time (performance.now) of its sample 0. */
+export interface RecordingTarget {
+  timeline: NativeLegTimeline;
+  t0: number;
+}
 
 /** Which implementation: the native socket set, or node:dgram. */
 export type UdpTransportKind = 'native' | 'dgram';
@@ -25,6 +33,11 @@ export interface UdpSocketHandlers {
    * the native transport reuses its memory for the next batch, so copy what must outlive it.
    */
   onDatagram(datagram: Buffer, arrivalMs: number): void;
+  /**
+   * A valid RTP datagram whose audio the transport has placed on the recording timelines itself
+   * (setRecording): delivered instead of `onDatagram`, for counting.
+   */
+  onRecorded?(): void;
   /** The outcome of each `send`, in order: true when the kernel took the datagram. */
   onSent(ok: boolean): void;
   /** A socket-level error; the socket stays open. */
@@ -48,6 +61,18 @@ export interface UdpSocket {
    * transport or this destination cannot, and the caller relays in JavaScript itself.
    */
   setRelay?(via: UdpSocket | undefined, to: Endpoint | undefined): boolean;
+  /**
+   * A timeline this transport can fill itself, or undefined (absent: node:dgram, or options the
+   * native timeline cannot follow exactly).
+   */
+  createTimeline?(options: LegTimelineOptions | undefined): NativeLegTimeline | undefined;
+  /**
+   * From now on, places every valid RTP packet of `payloadType` this socket receives on the
+   * `targets` (timelines from createTimeline, each at (arrival − t0) × 8 samples), decoded with
+   * `decodeTable` (G.711: 256 codes) or as L16 (null), and delivers it through `onRecorded`
+   * instead of `onDatagram`. No targets stops. Optional: false when this transport cannot.
+   */
+  setRecording?(payloadType: number, decodeTable: Int16Array | null, targets: readonly RecordingTarget[]): boolean;
   /** Where the datagram being delivered to `onDatagram` came from; only valid during that call. */
   currentSource(): UdpSource | undefined;
   /** Closes the socket. Idempotent. */

@@ -269,6 +269,8 @@ export class MediaServer implements MediaControl {
       flushIntervalMs: this.options.flushIntervalMs,
       tickMs: this.options.writeIntervalMs,
       maskDtmf: request.maskDtmf ?? false,
+      // G.711 and L16 legs on the native socket set are recorded there, without JavaScript per packet.
+      createTimeline: (leg, options) => call.createTimeline(leg, options),
       metadata: { callId, mediaServer: this.id },
       onError: (err) => this.logger.error({ recordingId, callId, err }, 'recording failed'),
       openSink: publicKey

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LegTimeline, type TimelinePacket } from '../../../media/recording/leg-timeline.ts';
+import type { TimelinePacket } from '../../../media/recording/leg-timeline.ts';
+import { timelineImplementations } from '../../helpers/timelines.ts';
 
 /** A 20 ms packet whose sample i is `base + i`, so a repetition of it is recognisable. */
 function ramp(seq: number, ts: number, base: number, ssrc = 1): TimelinePacket {
@@ -18,9 +19,9 @@ function expectedConcealment(base: number, k: number): number {
   return 0;
 }
 
-describe('LegTimeline loss concealment', () => {
+describe.each(timelineImplementations)('LegTimeline loss concealment: $name', ({ create }) => {
   it('repeats the previous 20 ms at half amplitude, then fades to silence over the next 20 ms', () => {
-    const t = new LegTimeline();
+    const t = create();
     t.push(ramp(1, 0, 1000), 0);
     // Packets 2, 3 and 4 are lost: a 60 ms gap between packet 1 and packet 5.
     t.push(ramp(5, 640, 3000), 640);
@@ -32,8 +33,8 @@ describe('LegTimeline loss concealment', () => {
   });
 
   it('conceals the same way when the loss straddles several reads', () => {
-    const whole = new LegTimeline();
-    const pieces = new LegTimeline();
+    const whole = create();
+    const pieces = create();
     for (const t of [whole, pieces]) {
       t.push(ramp(1, 0, 500), 0);
       t.push(ramp(2, 160, 700), 160);
@@ -47,7 +48,7 @@ describe('LegTimeline loss concealment', () => {
   });
 
   it('leaves a gap longer than 100 ms silent: an outage is not invented audio', () => {
-    const t = new LegTimeline();
+    const t = create();
     t.push(ramp(1, 0, 1000), 0);
     t.push(ramp(8, 1120, 2000), 1120); // six packets (120 ms) lost
     const out = t.read(1280);
@@ -56,14 +57,14 @@ describe('LegTimeline loss concealment', () => {
   });
 
   it('keeps silence suppression silent: consecutive sequence numbers across a timestamp jump are no loss', () => {
-    const t = new LegTimeline();
+    const t = create();
     t.push(ramp(1, 0, 1000), 0);
     t.push(ramp(2, 480, 2000), 480); // the sender paused for 40 ms (DTX), nothing lost
     expect(t.read(640).subarray(160, 480).every((v) => v === 0)).toBe(true);
   });
 
   it('keeps a one-way or held leg silent after its last packet', () => {
-    const t = new LegTimeline();
+    const t = create();
     for (let i = 0; i < 5; i++) t.push(flat(i, i * 160, 7000), i * 160);
     const out = t.read(8000 * 30); // 30 s of nothing from this party
     expect(out.length).toBe(240_000);
@@ -75,14 +76,14 @@ describe('LegTimeline loss concealment', () => {
   });
 
   it('does not conceal across a change of source', () => {
-    const t = new LegTimeline();
+    const t = create();
     t.push(ramp(1, 0, 1000), 0);
     t.push(ramp(9, 777_777, 2000, 2), 320); // new SSRC after 20 ms of nothing
     expect(t.read(480).subarray(160, 320).every((v) => v === 0)).toBe(true);
   });
 
   it('uses a packet that arrives late but within the jitter window instead of concealing', () => {
-    const t = new LegTimeline();
+    const t = create();
     t.push(ramp(1, 0, 1000), 0);
     t.push(ramp(3, 320, 3000), 320);
     t.push(ramp(2, 160, 2000), 600); // reordered, still before the read
@@ -92,7 +93,7 @@ describe('LegTimeline loss concealment', () => {
   });
 
   it('masks a span as silence, open-ended until its end is set', () => {
-    const t = new LegTimeline();
+    const t = create();
     for (let i = 0; i < 10; i++) t.push(flat(i, i * 160, 100 + i), i * 160);
     const span = t.addMask(400);
     expect(t.read(800).subarray(400).every((v) => v === 0)).toBe(true);

@@ -4,7 +4,9 @@
  * network delay and jitter, and read out every 100 ms 200 ms behind "now" as the recording does.
  */
 import { describe, expect, it } from 'vitest';
-import { LegTimeline, type LegTimelineOptions } from '../../../media/recording/leg-timeline.ts';
+import type { LegTimelineOptions } from '../../../media/recording/leg-timeline.ts';
+import type { Timeline } from '../../../media/recording/timeline.ts';
+import { timelineImplementations } from '../../helpers/timelines.ts';
 
 const RATE = 8000;
 
@@ -33,7 +35,7 @@ interface LegSpec {
 }
 
 interface LegRun {
-  timeline: LegTimeline;
+  timeline: Timeline;
   /** Largest |landing − (send + base delay)| in samples, after `settleS` and over the whole run. */
   worstAfterSettle: number;
   worstOverall: number;
@@ -44,9 +46,15 @@ interface LegRun {
 }
 
 /** Simulates `seconds` of one leg; checks every 997th packet's audio where it landed. */
-function simulate(seconds: number, spec: LegSpec, options: LegTimelineOptions = {}, settleS = 10): LegRun {
+function simulate(
+  create: (options?: LegTimelineOptions) => Timeline,
+  seconds: number,
+  spec: LegSpec,
+  options: LegTimelineOptions = {},
+  settleS = 10,
+): LegRun {
   const random = rng(spec.seed);
-  const timeline = new LegTimeline(options);
+  const timeline = create(options);
   const count = Math.floor((seconds - 0.5) * 50 * spec.clock);
   const sendS = new Float64Array(count);
   const arrivalS = new Float64Array(count);
@@ -96,11 +104,11 @@ function simulate(seconds: number, spec: LegSpec, options: LegTimelineOptions = 
   return { timeline, worstAfterSettle, worstOverall, errorBySecond, samplesRead, contentChecked };
 }
 
-describe('LegTimeline clock drift correction', () => {
+describe.each(timelineImplementations)('LegTimeline clock drift correction: $name', ({ create }) => {
   it('keeps two legs drifting 0.1 % each way within one packet of wall-clock alignment over a simulated hour', () => {
     const hour = 3600;
-    const fast = simulate(hour, { clock: 1.001, ssrc: 1, seed: 7, baseDelayMs: 20, jitterMs: 40 });
-    const slow = simulate(hour, { clock: 0.999, ssrc: 2, seed: 8, baseDelayMs: 35, jitterMs: 60 });
+    const fast = simulate(create, hour, { clock: 1.001, ssrc: 1, seed: 7, baseDelayMs: 20, jitterMs: 40 });
+    const slow = simulate(create, hour, { clock: 0.999, ssrc: 2, seed: 8, baseDelayMs: 35, jitterMs: 60 });
     for (const leg of [fast, slow]) {
       // Every packet's audio within one 20 ms packet of when it was spoken (plus the path's delay).
       expect(leg.worstAfterSettle).toBeLessThanOrEqual(160);
@@ -125,13 +133,13 @@ describe('LegTimeline clock drift correction', () => {
   });
 
   it('without correction, the same slow clock loses its audio as late within minutes', () => {
-    const run = simulate(600, { clock: 0.999, ssrc: 2, seed: 8, baseDelayMs: 35, jitterMs: 60 }, { driftCorrection: false });
+    const run = simulate(create, 600, { clock: 0.999, ssrc: 2, seed: 8, baseDelayMs: 35, jitterMs: 60 }, { driftCorrection: false });
     expect(run.timeline.stats.late).toBeGreaterThan(1000);
     expect(run.worstOverall).toBeGreaterThan(1600);
   });
 
   it('leaves a leg with an accurate clock alone, however much it jitters', () => {
-    const run = simulate(600, { clock: 1, ssrc: 3, seed: 9, baseDelayMs: 10, jitterMs: 150 });
+    const run = simulate(create, 600, { clock: 1, ssrc: 3, seed: 9, baseDelayMs: 10, jitterMs: 150 });
     // The only correction is the first packet's own delay (it anchored the leg where it
     // arrived, up to 150 ms late): taken once, then no hunting back and forth on jitter.
     const { driftCorrection, driftStepSamples } = run.timeline.stats;
@@ -146,7 +154,7 @@ describe('LegTimeline clock drift correction', () => {
   it('does not take a network stall and its burst for drift', () => {
     // At 60 s the network stalls for 150 ms: 8 packets arrive together afterwards.
     const stall = (k: number) => (k >= 3000 && k < 3008 ? 150 - (k - 3000) * 20 : 0);
-    const run = simulate(120, { clock: 1, ssrc: 4, seed: 10, baseDelayMs: 10, jitterMs: 5, stall });
+    const run = simulate(create, 120, { clock: 1, ssrc: 4, seed: 10, baseDelayMs: 10, jitterMs: 5, stall });
     expect(Math.abs(run.timeline.stats.driftCorrection)).toBeLessThanOrEqual(24);
     expect(run.timeline.stats).toMatchObject({ late: 0, lost: 0 });
   });

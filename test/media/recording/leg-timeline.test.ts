@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LegTimeline, type TimelinePacket } from '../../../media/recording/leg-timeline.ts';
+import type { TimelinePacket } from '../../../media/recording/leg-timeline.ts';
+import { timelineImplementations } from '../../helpers/timelines.ts';
 
 /** A 20 ms packet (160 samples) whose samples all carry `value`, so placement is visible. */
 function pkt(seq: number, ts: number, value: number, ssrc = 1): TimelinePacket {
@@ -17,23 +18,23 @@ function blocks(samples: Int16Array): number[] {
   return out;
 }
 
-describe('LegTimeline', () => {
+describe.each(timelineImplementations)('LegTimeline: $name', ({ create }) => {
   it('places in-order packets from the first packet\'s arrival on', () => {
-    const t = new LegTimeline();
+    const t = create();
     for (let i = 0; i < 4; i++) expect(t.push(pkt(100 + i, 5000 + 160 * i, i + 1), 320 + 160 * i)).toBe(i === 0 ? 'new-source' : 'placed');
     expect(blocks(t.read(320 + 640 + 160))).toEqual([0, 0, 1, 2, 3, 4, 0]);
     expect(t.stats).toMatchObject({ received: 4, placed: 4, sources: 1, lost: 0 });
   });
 
   it('places by timestamp, not by arrival time, within a source', () => {
-    const t = new LegTimeline();
+    const t = create();
     t.push(pkt(1, 0, 1), 0);
     t.push(pkt(2, 160, 2), 400); // arrived 240 samples late, still placed at 160
     expect(blocks(t.read(320))).toEqual([1, 2]);
   });
 
   it('puts reordered packets in place', () => {
-    const t = new LegTimeline();
+    const t = create();
     t.push(pkt(1, 0, 1), 0);
     t.push(pkt(3, 320, 3), 320);
     t.push(pkt(2, 160, 2), 330);
@@ -44,14 +45,14 @@ describe('LegTimeline', () => {
   });
 
   it('puts a packet that precedes the first one before the anchor', () => {
-    const t = new LegTimeline();
+    const t = create();
     t.push(pkt(2, 160, 2), 1120);
     expect(t.push(pkt(1, 0, 1), 1130)).toBe('placed');
     expect(blocks(t.read(1280))).toEqual([0, 0, 0, 0, 0, 0, 1, 2]);
   });
 
   it('drops and counts duplicates', () => {
-    const t = new LegTimeline();
+    const t = create();
     t.push(pkt(1, 0, 1), 0);
     expect(t.push(pkt(1, 0, 9), 10)).toBe('duplicate');
     t.push(pkt(2, 160, 2), 160);
@@ -61,7 +62,7 @@ describe('LegTimeline', () => {
   });
 
   it('leaves silence for lost packets when concealment is off, and counts them', () => {
-    const t = new LegTimeline({ concealMaxGapSamples: 0 });
+    const t = create({ concealMaxGapSamples: 0 });
     t.push(pkt(1, 0, 1), 0);
     t.push(pkt(4, 480, 4), 480);
     expect(blocks(t.read(640))).toEqual([1, 0, 0, 4]);
@@ -69,7 +70,7 @@ describe('LegTimeline', () => {
   });
 
   it('drops packets whose span was already read out, and keeps the unread tail of a partly late one', () => {
-    const t = new LegTimeline();
+    const t = create();
     t.push(pkt(1, 0, 1), 0);
     t.push(pkt(4, 480, 4), 480);
     t.read(400); // up to the middle of packet 3's span
@@ -83,7 +84,7 @@ describe('LegTimeline', () => {
   });
 
   it('re-anchors a new SSRC at its arrival, as a new source on the same leg', () => {
-    const t = new LegTimeline();
+    const t = create();
     t.push(pkt(1, 0, 1), 0);
     t.push(pkt(2, 160, 2), 160);
     // New SSRC with unrelated sequence and timestamp, arriving after a 160-sample gap.
@@ -94,14 +95,14 @@ describe('LegTimeline', () => {
   });
 
   it('re-anchors on a forward sequence jump beyond the dropout limit', () => {
-    const t = new LegTimeline();
+    const t = create();
     t.push(pkt(1, 0, 1), 0);
     expect(t.push(pkt(1 + 5000, 160, 5), 160)).toBe('new-source');
     expect(t.stats.sources).toBe(2);
   });
 
   it('re-anchors when the timestamp fits neither the arrival nor the sequence (a reset sender clock)', () => {
-    const t = new LegTimeline();
+    const t = create();
     t.push(pkt(1, 8_000_000, 1), 0);
     t.push(pkt(2, 8_000_160, 2), 160);
     expect(t.push(pkt(3, 17, 3), 320)).toBe('new-source');
@@ -110,7 +111,7 @@ describe('LegTimeline', () => {
   });
 
   it('keeps the source across silence suppression (timestamps jump with the arrival)', () => {
-    const t = new LegTimeline();
+    const t = create();
     t.push(pkt(1, 0, 1), 0);
     t.read(24000); // the recording reads on while the sender is quiet
     // Next packet after 3 s of suppressed silence: seq +1, timestamp +24000, arrival +24000.
@@ -119,7 +120,7 @@ describe('LegTimeline', () => {
   });
 
   it('handles the 32-bit timestamp and 16-bit sequence wrap', () => {
-    const t = new LegTimeline();
+    const t = create();
     const ts0 = 2 ** 32 - 320;
     t.push(pkt(65534, ts0, 1), 0);
     t.push(pkt(65535, ts0 + 160, 2), 160);
@@ -130,7 +131,7 @@ describe('LegTimeline', () => {
   });
 
   it('treats a single stale packet far behind as out of sequence, and a confirmed restart as a new source', () => {
-    const t = new LegTimeline();
+    const t = create();
     t.push(pkt(1000, 0, 1), 0);
     expect(t.push(pkt(500, 160, 9), 160)).toBe('out-of-sequence');
     expect(t.push(pkt(1001, 160, 2), 160)).toBe('placed');
@@ -140,20 +141,20 @@ describe('LegTimeline', () => {
   });
 
   it('drops packets beyond its capacity ahead of the read position as too early', () => {
-    const t = new LegTimeline({ capacitySamples: 1600 });
+    const t = create({ capacitySamples: 1600 });
     t.push(pkt(1, 0, 1), 0);
     expect(t.push(pkt(2, 1600, 2), 160)).toBe('too-early');
   });
 
   it('reads silence before the first packet and after the last', () => {
-    const t = new LegTimeline();
+    const t = create();
     expect(t.read(480).every((v) => v === 0)).toBe(true);
     t.push(pkt(1, 0, 5), 480);
     expect(blocks(t.read(960))).toEqual([5, 0, 0]);
   });
 
   it('reuses its ring without leaking old samples', () => {
-    const t = new LegTimeline({ capacitySamples: 480 });
+    const t = create({ capacitySamples: 480 });
     for (let i = 0; i < 30; i++) {
       if (i % 2 === 0) t.push(pkt(i, i * 160, i + 1), i * 160);
       expect(t.read((i + 1) * 160).every((v) => v === (i % 2 === 0 ? i + 1 : 0))).toBe(true);

@@ -265,7 +265,16 @@ describe('native UDP socket set: a media call over it', () => {
       },
       { pool, counters, logger: pino({ level: 'silent' }) },
     );
-    const recording = new Recording({ recordingId: transport.kind, path: join(dir, `${transport.kind}.wav`), mime: 'audio/L16', channels: 2, legs: call.legRoles, signUri: (n) => n });
+    // As the media server records: on the native set the legs' G.711 goes onto C timelines there.
+    const recording = new Recording({
+      recordingId: transport.kind,
+      path: join(dir, `${transport.kind}.wav`),
+      mime: 'audio/L16',
+      channels: 2,
+      legs: call.legRoles,
+      signUri: (n) => n,
+      createTimeline: (leg, options) => call.createTimeline(leg, options),
+    });
     await recording.open();
     call.addRecording(recording);
     const ports = Object.fromEntries(call.endpoints('127.0.0.1').map((e) => [e.legId, e.rtp.port]));
@@ -307,7 +316,13 @@ describe('native UDP socket set: a media call over it', () => {
     await call.close();
     a.socket.close();
     b.socket.close();
-    return { toCaller: a.got.map((g) => g.data), toCallee: b.got.map((g) => g.data), stats, counters: counters.snapshot(), timeline: { caller: result.stats.caller, callee: result.stats.callee } };
+    return {
+      toCaller: a.got.map((g) => g.data),
+      toCallee: b.got.map((g) => g.data),
+      stats,
+      counters: counters.snapshot(),
+      timeline: { caller: result.stats.caller, callee: result.stats.callee },
+    };
   }
 
   it('relays and counts real RTP exactly as node:dgram does: same bytes in the same order, same counters', async () => {
@@ -323,8 +338,55 @@ describe('native UDP socket set: a media call over it', () => {
     expect(viaNative.counters).toEqual(viaDgram.counters);
     expect(viaNative.counters.dropped).toEqual({ rtcp: 5, 'too-short': 4, 'bad-version': 4, 'bad-csrc': 1, 'bad-extension': 2, 'bad-padding': 2 });
     expect(viaNative.timeline).toEqual(viaDgram.timeline);
+    // The 80 PCMU packets were decoded and placed in C; JavaScript only counted them.
+    expect(native.stats.recorded).toBe(80);
     // A leg counts what it sent (the other party's packets) and what it received but did not record.
     expect(viaNative.stats).toMatchObject({ caller: { relayed: 45 }, callee: { relayed: 40, notRecorded: 5 } });
+  });
+});
+
+describe('native UDP socket set: recording in C', () => {
+  it('places a leg\'s audio on every recording in progress from its own start, and stops when a recording stops', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'native-rec-'));
+    const native = new NativeUdpTransport();
+    open.push(native);
+    const pool = new RtpPortPool({ range: { min: 47840, max: 47849 }, address: '127.0.0.1', transport: native });
+    const call = await MediaCall.allocate(
+      { callId: 'two-recordings', legs: [{ legId: 'caller', codec: { payloadType: 8, name: 'PCMA', clockRate: 8000 } }] },
+      { pool, counters: new PacketCounters(), logger: pino({ level: 'silent' }) },
+    );
+    const start = (id: string) => {
+      const r = new Recording({ recordingId: id, path: join(dir, `${id}.wav`), mime: 'audio/L16', channels: 1, legs: call.legRoles, signUri: (n) => n, createTimeline: (leg, o) => call.createTimeline(leg, o) });
+      call.addRecording(r);
+      return r;
+    };
+    const [a] = await Promise.all([peer()]);
+    const port = call.endpoints('127.0.0.1')[0]!.rtp.port;
+    const send = async (from: number, to: number) => {
+      for (let i = from; i < to; i++) a.socket.send(new RtpPacket({ payloadType: 8, sequenceNumber: i, timestamp: 160 * i, ssrc: 5, payload: Buffer.alloc(160, 0xd5) }).serialize(), port, '127.0.0.1');
+      await eventually(() => call.leg('caller').socket.counters.received === to);
+    };
+    const first = start('first');
+    await first.open();
+    await send(0, 10);
+    const second = start('second');
+    await second.open();
+    await send(10, 25);
+    const firstResult = await first.stop();
+    call.removeRecording(first);
+    await send(25, 30);
+    const secondResult = await second.stop();
+    call.removeRecording(second);
+    await send(30, 33);
+    // Each recording counted what arrived while it ran; all of it was placed in C (the 30
+    // datagrams that came while one ran; the last 3, with none, went nowhere).
+    expect(firstResult.stats.caller).toMatchObject({ received: 25, placed: 25, sources: 1 });
+    expect(secondResult.stats.caller).toMatchObject({ received: 20, placed: 20, sources: 1 });
+    expect(native.stats.recorded).toBe(30);
+    expect(call.stats()).toMatchObject({ caller: { received: 33, notRecorded: 0, dropped: {} } });
+    await call.close();
+    a.socket.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 

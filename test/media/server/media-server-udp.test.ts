@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ulawDecode } from '../../../media/codecs/g711.ts';
 import { RecordingResult, type AllocateCallResponse } from '../../../media/control-api.ts';
 import { NATIVE_UDP_DISABLED_ENV } from '../../../media/rtp/native-udp-addon.ts';
+import { NativeUdpTransport } from '../../../media/rtp/native-udp-transport.ts';
 import { RtpPacket } from '../../../media/rtp/rtp-packet.ts';
 import { MediaServer, runMediaServer } from '../../../media/server/main.ts';
 import { controlApi, type ControlApi } from './control-api-client.ts';
@@ -127,6 +128,9 @@ describe('media server: native socket set and node:dgram give the same result', 
         expect(spans[0]!.length).toBe(60 * 160);
         expect(spans[0]).toEqual(spans[1]);
       }
+      // The native server placed the PCMU audio in C (media/native/leg_timeline.c), node:dgram's in TypeScript.
+      expect(servers.native.transport).toBeInstanceOf(NativeUdpTransport);
+      expect((servers.native.transport as NativeUdpTransport).stats.recorded).toBe(120); // 60 per leg, the duplicate included
       const { legs: nativeLegs, ...nativeTimeline } = results.native.result.stats;
       const { legs: dgramLegs, ...dgramTimeline } = results.dgram.result.stats;
       expect(nativeTimeline).toEqual(dgramTimeline);
