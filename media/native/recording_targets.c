@@ -44,36 +44,51 @@ void free_timelines(udp_set *s) {
   s->timeline_count = 0;
 }
 
-/* Places the recorded sockets' RTP of the first `count` receive entries (after their relay). */
-void record_batch(udp_set *s, uint32_t count) {
+/* Places one receive entry's audio on its socket's timelines when the socket records it: 1 if so. */
+static int record_entry(udp_set *s, int32_t *entry) {
+  if (entry[F_STATUS] != 0) return 0;
+  udp_slot *slot = lookup(s, entry[F_ID]);
+  if (slot == NULL || slot->target_count == 0) return 0;
+  const uint8_t *p = s->recv_data + entry[F_OFFSET];
+  uint32_t offset, length;
+  if (!rtp_payload(p, (uint32_t)entry[F_LENGTH], &offset, &length) || (p[1] & 0x7f) != slot->record_pt) return 0;
+  const uint8_t *payload = p + offset;
+  uint32_t samples;
+  if (slot->record_table != NULL) {
+    samples = length;
+    for (uint32_t k = 0; k < samples; k++) s->pcm[k] = slot->record_table[payload[k]];
+  } else {
+    /* L16 is big-endian; a trailing odd byte is ignored. */
+    samples = length >> 1;
+    for (uint32_t k = 0; k < samples; k++) s->pcm[k] = (int16_t)(uint16_t)(((uint32_t)payload[2 * k] << 8) | payload[2 * k + 1]);
+  }
+  uint32_t seq = ((uint32_t)p[2] << 8) | p[3];
+  uint32_t ts = ((uint32_t)p[4] << 24) | ((uint32_t)p[5] << 16) | ((uint32_t)p[6] << 8) | p[7];
+  uint32_t ssrc = ((uint32_t)p[8] << 24) | ((uint32_t)p[9] << 16) | ((uint32_t)p[10] << 8) | p[11];
+  for (uint32_t t = 0; t < slot->target_count; t++) {
+    leg_timeline *timeline = timeline_lookup(s, slot->target_ids[t]);
+    /* As Recording.push: (arrivalMs − t0) × 8 samples per ms. */
+    if (timeline != NULL) leg_timeline_push(timeline, ssrc, seq, ts, s->pcm, samples, (s->batch_ms - slot->target_t0[t]) * 8);
+  }
+  slot->recorded++;
+  s->recorded_total++;
+  return 1;
+}
+
+/*
+ * Places the recorded sockets' RTP of the first `count` receive entries (after their relay) and
+ * removes those entries from the table, keeping the others in order; answers how many are left
+ * for JavaScript.
+ */
+uint32_t record_batch(udp_set *s, uint32_t count) {
+  uint32_t kept = 0;
   for (uint32_t i = 0; i < count; i++) {
     int32_t *entry = &s->recv_table[i * F_FIELDS];
-    if (entry[F_STATUS] != 0) continue;
-    udp_slot *slot = lookup(s, entry[F_ID]);
-    if (slot == NULL || slot->target_count == 0) continue;
-    const uint8_t *p = s->recv_data + entry[F_OFFSET];
-    uint32_t offset, length;
-    if (!rtp_payload(p, (uint32_t)entry[F_LENGTH], &offset, &length) || (p[1] & 0x7f) != slot->record_pt) continue;
-    const uint8_t *payload = p + offset;
-    uint32_t samples;
-    if (slot->record_table != NULL) {
-      samples = length;
-      for (uint32_t k = 0; k < samples; k++) s->pcm[k] = slot->record_table[payload[k]];
-    } else {
-      /* L16 is big-endian; a trailing odd byte is ignored. */
-      samples = length >> 1;
-      for (uint32_t k = 0; k < samples; k++) s->pcm[k] = (int16_t)(uint16_t)(((uint32_t)payload[2 * k] << 8) | payload[2 * k + 1]);
-    }
-    uint32_t seq = ((uint32_t)p[2] << 8) | p[3];
-    uint32_t ts = ((uint32_t)p[4] << 24) | ((uint32_t)p[5] << 16) | ((uint32_t)p[6] << 8) | p[7];
-    uint32_t ssrc = ((uint32_t)p[8] << 24) | ((uint32_t)p[9] << 16) | ((uint32_t)p[10] << 8) | p[11];
-    for (uint32_t t = 0; t < slot->target_count; t++) {
-      leg_timeline *timeline = timeline_lookup(s, slot->target_ids[t]);
-      /* As Recording.push: (arrivalMs − t0) × 8 samples per ms. */
-      if (timeline != NULL) leg_timeline_push(timeline, ssrc, seq, ts, s->pcm, samples, (s->batch_ms - slot->target_t0[t]) * 8);
-    }
-    entry[F_RECORDED] = 1;
+    if (record_entry(s, entry)) continue;
+    if (kept != i) memcpy(&s->recv_table[kept * F_FIELDS], entry, F_FIELDS * sizeof(int32_t));
+    kept++;
   }
+  return kept;
 }
 
 /* ---- JavaScript API ------------------------------------------------------------------------ */

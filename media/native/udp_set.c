@@ -238,8 +238,6 @@ int rtp_payload(const uint8_t *p, uint32_t length, uint32_t *payload_offset, uin
 static void queue_relay(udp_set *s, udp_slot *from, uint32_t index) {
   int32_t *entry = &s->recv_table[index * F_FIELDS];
   entry[F_RELAY_VIA] = -1;
-  entry[F_RELAY_STATUS] = 0;
-  entry[F_RECORDED] = 0;
   if (from->relay_via < 0) return;
   const uint8_t *data = s->recv_data + entry[F_OFFSET];
   uint32_t payload_offset, payload_length;
@@ -264,18 +262,18 @@ static void flush_relays(udp_set *s) {
     int32_t via_id = s->recv_table[s->relay_entries[i] * F_FIELDS + F_RELAY_VIA];
     uint32_t end = i + 1;
     while (end < s->relay_count && s->recv_table[s->relay_entries[end] * F_FIELDS + F_RELAY_VIA] == via_id) end++;
-    /* A socket since closed: EBADF, which JavaScript reports to no one, as a send on a closed socket. */
+    /* A socket since closed sends nothing and counts nothing, as a send on a closed socket. */
     udp_slot *via = lookup(s, via_id);
     while (i < end) {
       int sent = via == NULL ? -1 : sendmmsg(via->fd, s->relay_msgs + i, end - i, MSG_DONTWAIT);
       if (sent < 0 && via != NULL && errno == EINTR) continue;
       if (sent <= 0) {
-        /* The first not sent failed; the rest are tried after it. */
-        s->recv_table[s->relay_entries[i] * F_FIELDS + F_RELAY_STATUS] = via == NULL ? -EBADF : sent < 0 ? -errno : -EIO;
+        /* The first not sent failed (counted on the sending socket); the rest are tried after it. */
+        if (via != NULL) via->relay_failed++;
         i++;
         continue;
       }
-      for (int k = 0; k < sent; k++) s->recv_table[s->relay_entries[i + k] * F_FIELDS + F_RELAY_STATUS] = 1;
+      via->relayed += sent;
       i += (uint32_t)sent;
     }
   }
@@ -287,8 +285,9 @@ static void flush_relays(udp_set *s) {
 static void deliver(udp_set *s, uint32_t count) {
   /* Relays first: the other party should not wait for JavaScript (and the data is overwritten after). */
   flush_relays(s);
-  /* Then the audio of recorded legs onto their timelines: JavaScript only counts those datagrams. */
-  record_batch(s, count);
+  /* Then the audio of recorded legs onto their timelines; JavaScript gets only the rest. */
+  count = record_batch(s, count);
+  if (count == 0) return;
   napi_env env = s->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
@@ -338,19 +337,14 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       slot = lookup(s, id); /* the callback may have closed it */
       if (slot == NULL) continue;
     }
-    for (int i = 0; i < RECV_VLEN; i++) {
-      s->recv_iovs[i].iov_base = s->scratch + (size_t)i * SLOT_BYTES;
-      s->recv_iovs[i].iov_len = SLOT_BYTES;
-      memset(&s->recv_msgs[i].msg_hdr, 0, sizeof(struct msghdr));
-      s->recv_msgs[i].msg_hdr.msg_iov = &s->recv_iovs[i];
-      s->recv_msgs[i].msg_hdr.msg_iovlen = 1;
-      s->recv_msgs[i].msg_hdr.msg_name = &s->recv_addrs[i];
-      s->recv_msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
-    }
+    /* The headers are set up once (open); recvmmsg changes only the name lengths of those it filled. */
+    for (int i = 0; i < s->recv_used; i++) s->recv_msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
+    s->recv_used = 0;
     int got;
     do {
       got = recvmmsg(slot->fd, s->recv_msgs, RECV_VLEN, MSG_DONTWAIT, NULL);
     } while (got < 0 && errno == EINTR);
+    if (got > 0) s->recv_used = got;
     if (got < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) continue;
       int32_t *entry = &s->recv_table[count * F_FIELDS];
@@ -446,6 +440,16 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   s->epfd = epoll_create1(EPOLL_CLOEXEC);
   s->scratch = malloc((size_t)RECV_VLEN * SLOT_BYTES);
   s->pcm = malloc(SLOT_BYTES * sizeof(int16_t));
+  if (s->scratch != NULL) {
+    for (int i = 0; i < RECV_VLEN; i++) {
+      s->recv_iovs[i].iov_base = s->scratch + (size_t)i * SLOT_BYTES;
+      s->recv_iovs[i].iov_len = SLOT_BYTES;
+      s->recv_msgs[i].msg_hdr.msg_iov = &s->recv_iovs[i];
+      s->recv_msgs[i].msg_hdr.msg_iovlen = 1;
+      s->recv_msgs[i].msg_hdr.msg_name = &s->recv_addrs[i];
+      s->recv_msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
+    }
+  }
   s->slot_capacity = 64;
   s->slots = calloc(s->slot_capacity, sizeof(udp_slot));
   s->free_slots = calloc(s->slot_capacity, sizeof(uint32_t));
@@ -556,6 +560,9 @@ static napi_value js_bind(napi_env env, napi_callback_info info) {
   slot->target_count = 0;
   slot->target_ids = NULL;
   slot->target_t0 = NULL;
+  slot->recorded = 0;
+  slot->relayed = 0;
+  slot->relay_failed = 0;
   slot->id = (int32_t)((slot->generation << SLOT_BITS) | index);
   struct epoll_event event;
   memset(&event, 0, sizeof event);
@@ -764,6 +771,46 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * socketCounters(handle, id, out: Float64Array of 3) → true with out = [recorded, relayed,
+ * relayFailed] (what the set did for the socket without JavaScript), or false when it is not open.
+ */
+static napi_value js_socket_counters(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int32_t id;
+  udp_set *s = set_and_id(env, info, &argc, argv, &id);
+  if (s == NULL) return NULL;
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  if (argc < 3 || napi_get_typedarray_info(env, argv[2], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_float64_array || length < 3) {
+    return throw_type(env, "out must be a Float64Array of 3");
+  }
+  udp_slot *slot = lookup(s, id);
+  if (slot != NULL) {
+    double *out = (double *)data;
+    out[0] = slot->recorded;
+    out[1] = slot->relayed;
+    out[2] = slot->relay_failed;
+  }
+  napi_value result;
+  CHECK(napi_get_boolean(env, slot != NULL, &result));
+  return result;
+}
+
+/* recordedTotal(handle) → datagrams the set recorded without JavaScript, over all sockets. */
+static napi_value js_recorded_total(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  udp_set *s = get_set(env, argv[0]);
+  if (s == NULL) return NULL;
+  napi_value out;
+  CHECK(napi_create_double(env, s->recorded_total, &out));
+  return out;
+}
+
 /* clockMs() → uv_hrtime in milliseconds (the clock behind performance.now()). */
 static napi_value js_clock_ms(napi_env env, napi_callback_info info) {
   (void)info;
@@ -783,6 +830,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"parseAddress", NULL, js_parse_address, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
       {"clockMs", NULL, js_clock_ms, NULL, NULL, NULL, napi_default, NULL},
+      {"socketCounters", NULL, js_socket_counters, NULL, NULL, NULL, napi_default, NULL},
+      {"recordedTotal", NULL, js_recorded_total, NULL, NULL, NULL, napi_default, NULL},
       {"setRecording", NULL, js_set_recording, NULL, NULL, NULL, napi_default, NULL},
       {"timelineCreate", NULL, js_timeline_create, NULL, NULL, NULL, napi_default, NULL},
       {"timelinePush", NULL, js_timeline_push, NULL, NULL, NULL, napi_default, NULL},

@@ -24,9 +24,7 @@ enum {
   F_SCOPE,   /* IPv6 scope id */
   F_ADDR,    /* 4 words: the address's 4 or 16 bytes in network order */
   F_STATUS = F_ADDR + 4, /* 0, or an errno: receive error on that socket / send failure */
-  F_RELAY_VIA,           /* receive: the socket that relayed the datagram, or -1 */
-  F_RELAY_STATUS,        /* receive: 1 relayed, or -errno */
-  F_RECORDED,            /* receive: 1 when its audio is already on the socket's recording timelines */
+  F_RELAY_VIA,           /* receive, the set's own: the socket that relays the datagram, or -1 (outcomes: socketCounters) */
   F_FIELDS
 };
 
@@ -61,6 +59,13 @@ typedef struct {
   uint32_t target_count;
   int32_t *target_ids;
   double *target_t0;
+  /*
+   * What the set did for this socket without JavaScript (socketCounters): datagrams it received
+   * and recorded, and relays it sent (or failed to send) for other sockets.
+   */
+  double recorded;
+  double relayed;
+  double relay_failed;
 } udp_slot;
 
 typedef struct leg_timeline leg_timeline;
@@ -103,6 +108,7 @@ typedef struct {
   struct mmsghdr recv_msgs[RECV_VLEN];
   struct iovec recv_iovs[RECV_VLEN];
   struct sockaddr_storage recv_addrs[RECV_VLEN];
+  int recv_used; /* headers the last recvmmsg filled (their name lengths to reset) */
   /* Relays queued during a receive pass, sent before the batch goes to JavaScript. */
   uint32_t relay_count;
   int32_t relay_entries[RECV_ENTRIES]; /* receive-table index of each */
@@ -123,6 +129,7 @@ typedef struct {
   uint32_t *free_timelines;
   uint32_t free_timeline_count;
   int16_t *pcm; /* one datagram's decoded samples */
+  double recorded_total; /* over every socket, closed ones too */
 } udp_set;
 
 #define CHECK(call)                                  \
@@ -143,7 +150,7 @@ udp_set *set_and_id(napi_env env, napi_callback_info info, size_t *argc, napi_va
 int rtp_payload(const uint8_t *p, uint32_t length, uint32_t *payload_offset, uint32_t *payload_length);
 
 /* recording_targets.c */
-void record_batch(udp_set *s, uint32_t count);
+uint32_t record_batch(udp_set *s, uint32_t count);
 void release_recording(udp_slot *slot);
 void free_timelines(udp_set *s);
 napi_value js_timeline_create(napi_env env, napi_callback_info info);

@@ -14,19 +14,54 @@ import type { Endpoint } from '../control-api.ts';
 import { RtpPacket } from './rtp-packet.ts';
 import type { LegTimelineOptions } from '../recording/leg-timeline.ts';
 import type { NativeLegTimeline } from '../recording/native-leg-timeline.ts';
-import type { RecordingTarget, UdpSocket } from './udp-transport.ts';
+import type { NativeSocketCounts, RecordingTarget, UdpSocket } from './udp-transport.ts';
 
 /** Counts shared by the media server (all legs) and each leg. */
 export class PacketCounters {
-  received = 0;
-  readonly dropped: Record<string, number> = {};
+  #received = 0;
+  readonly #dropped: Record<string, number> = {};
+  /** Counts kept by transports (the native set's recorded datagrams and relay failures), added when read. */
+  readonly #sources = new Set<() => NativeSocketCounts>();
+  /** The last counts of sources removed (their sockets closed). */
+  readonly #removed = { recorded: 0, relayFailed: 0 };
+
+  /** Datagrams received: counted here, plus those the transports recorded without calling JavaScript. */
+  get received(): number {
+    let n = this.#received + this.#removed.recorded;
+    for (const source of this.#sources) n += source().recorded;
+    return n;
+  }
+
+  /** Dropped datagrams (and failed relays) by reason. */
+  get dropped(): Record<string, number> {
+    let relayFailed = this.#removed.relayFailed;
+    for (const source of this.#sources) relayFailed += source().relayFailed;
+    const out = { ...this.#dropped };
+    if (relayFailed > 0) out['relay-failed'] = (out['relay-failed'] ?? 0) + relayFailed;
+    return out;
+  }
+
+  countReceived(): void {
+    this.#received++;
+  }
 
   drop(reason: string): void {
-    this.dropped[reason] = (this.dropped[reason] ?? 0) + 1;
+    this.#dropped[reason] = (this.#dropped[reason] ?? 0) + 1;
+  }
+
+  /** Adds a transport's counts for one socket; the function returned folds their last values in and removes it. */
+  addSource(source: () => NativeSocketCounts): () => void {
+    this.#sources.add(source);
+    return () => {
+      if (!this.#sources.delete(source)) return;
+      const last = source();
+      this.#removed.recorded += last.recorded;
+      this.#removed.relayFailed += last.relayFailed;
+    };
   }
 
   snapshot(): { received: number; dropped: Record<string, number> } {
-    return { received: this.received, dropped: { ...this.dropped } };
+    return { received: this.received, dropped: this.dropped };
   }
 }
 
@@ -49,7 +84,10 @@ export interface LegSocketOptions {
 export class LegSocket {
   readonly port: number;
   readonly counters = new PacketCounters();
-  relayed = 0;
+  /** Relays sent from JavaScript (the transport's own are in nativeCounts). */
+  #relayed = 0;
+  /** Removes the transport's counts from the leg's and the server's counters (folding them in) at close. */
+  readonly #removeSources: (() => void)[] = [];
   private readonly socket: UdpSocket;
   private readonly options: LegSocketOptions;
   private closing: Promise<void> | undefined;
@@ -64,28 +102,34 @@ export class LegSocket {
     this.port = options.port;
     this.socket.listen({
       onDatagram: (msg, arrivalMs) => this.receive(msg, arrivalMs),
-      onRecorded: () => {
-        // Valid RTP the transport relayed and placed on the recordings' timelines itself.
-        this.counters.received++;
-        if (this.options.serverCounters) this.options.serverCounters.received++;
-      },
       onSent: (ok) => {
-        if (ok) this.relayed++;
+        if (ok) this.#relayed++;
         else this.count('relay-failed');
       },
       // Socket errors never close the socket; ICMP unreachable and the like are logged.
       onError: (e) => options.onError?.(e),
     });
+    const native = this.socket.nativeCounts?.bind(this.socket);
+    if (native) {
+      this.#removeSources.push(this.counters.addSource(native));
+      if (options.serverCounters) this.#removeSources.push(options.serverCounters.addSource(native));
+    }
   }
 
   get closed(): boolean {
     return this.closing !== undefined;
   }
 
+  /** Datagrams sent out of this socket to its party: the other leg's packets, relayed. */
+  get relayed(): number {
+    return this.#relayed + (this.socket.nativeCounts?.().relayed ?? 0);
+  }
+
   /**
    * Relays every valid RTP packet this leg receives (RTCP and malformed datagrams are not) out of
    * `via` to `to`, before the packet handler sees it; undefined stops. The native socket set does
-   * it without JavaScript; node:dgram, here in receive(). Outcomes are counted on `via`.
+   * it without JavaScript (and counts the outcomes itself); node:dgram, here in receive().
+   * Outcomes are counted on `via` either way.
    */
   relayTo(via: LegSocket | undefined, to: Endpoint | undefined): void {
     if (this.closing) return;
@@ -118,13 +162,18 @@ export class LegSocket {
 
   /** Closes the socket. Idempotent. */
   close(): Promise<void> {
-    this.closing ??= this.socket.close().catch(() => {});
+    this.closing ??= this.socket
+      .close()
+      .catch(() => {})
+      .then(() => {
+        for (const remove of this.#removeSources) remove();
+      });
     return this.closing;
   }
 
   private receive(msg: Buffer, arrivalMs: number): void {
-    this.counters.received++;
-    if (this.options.serverCounters) this.options.serverCounters.received++;
+    this.counters.countReceived();
+    this.options.serverCounters?.countReceived();
     // RTCP multiplexed on the RTP port (RFC 5761) has packet types 200-204 where RTP has M+PT.
     if (msg.length >= 2 && msg[1]! >= 200 && msg[1]! <= 204) {
       this.count('rtcp');

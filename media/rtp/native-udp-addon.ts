@@ -43,16 +43,25 @@ export interface NativeUdpAddon extends NativeTimelineAddon {
   flush(handle: unknown, count: number): number;
   /**
    * Relays every valid RTP datagram socket `id` receives out of socket `viaId` to `address`
-   * (as parseAddress writes it) and `port`, before the batch is delivered; viaId < 0 stops.
+   * (as parseAddress writes it) and `port`, before the batch is delivered; viaId < 0 stops. The
+   * outcomes are counted on `viaId` (socketCounters).
    * 0, or -errno (EBADF: a socket is not open; EINVAL: a bad address or port).
    */
   setRelay(handle: unknown, id: number, viaId: number, address?: Int32Array, port?: number): number;
   /**
    * Places socket `id`'s RTP of `payloadType` on the timelines `timelineIds[0..count)`, each at
    * (arrival − its t0) × 8 samples, decoded with `decodeTable` (256 G.711 codes) or as L16 (null);
-   * those datagrams are delivered as RECORDED. payloadType < 0 or count 0 stops. 0, or -errno.
+   * those datagrams are counted (socketCounters), not delivered. payloadType < 0 or count 0 stops.
+   * 0, or -errno.
    */
   setRecording(handle: unknown, id: number, payloadType: number, decodeTable: Int16Array | null, timelineIds: Int32Array, t0s: Float64Array, count: number): number;
+  /**
+   * What the set did for socket `id` without JavaScript: `out` = [recorded, relayed, relayFailed]
+   * (relays it sent for other sockets). False when the socket is not open.
+   */
+  socketCounters(handle: unknown, id: number, out: Float64Array): boolean;
+  /** Datagrams the set recorded without JavaScript, over every socket it had. */
+  recordedTotal(handle: unknown): number;
   /** 4 or 6 with `out` = [family, scope, 4 address words], or 0 when `address` is not numeric. */
   parseAddress(address: string, out: Int32Array): number;
   /** Closes every socket. Idempotent. */
@@ -60,7 +69,7 @@ export interface NativeUdpAddon extends NativeTimelineAddon {
 }
 
 /** Field indexes of a table entry (media/native/udp_set.c). */
-export const NATIVE_FIELD = { id: 0, offset: 1, length: 2, family: 3, port: 4, scope: 5, address: 6, status: 10, relayVia: 11, relayStatus: 12, recorded: 13 } as const;
+export const NATIVE_FIELD = { id: 0, offset: 1, length: 2, family: 3, port: 4, scope: 5, address: 6, status: 10 } as const;
 
 export const NATIVE_UDP_DISABLED_ENV = 'CAPSTAN_NATIVE_UDP_DISABLED';
 

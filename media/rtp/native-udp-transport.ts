@@ -16,7 +16,7 @@ import { errnoError } from '../errno-error.ts';
 import type { LegTimelineOptions } from '../recording/leg-timeline.ts';
 import { NativeLegTimeline, nativeTimelineOptions } from '../recording/native-leg-timeline.ts';
 import { loadNativeUdpAddon, NATIVE_FIELD as F, type NativeUdpAddon } from './native-udp-addon.ts';
-import type { RecordingTarget, UdpSocket, UdpSocketHandlers, UdpSource, UdpTransport } from './udp-transport.ts';
+import type { NativeSocketCounts, RecordingTarget, UdpSocket, UdpSocketHandlers, UdpSource, UdpTransport } from './udp-transport.ts';
 
 /** Socket ids are `generation << 20 | slot` (udp_set.c). */
 const SLOT_MASK = (1 << 20) - 1;
@@ -38,6 +38,8 @@ class NativeUdpSocket implements UdpSocket {
   readonly family: 4 | 6;
   handlers: UdpSocketHandlers | undefined;
   closed = false;
+  /** The set's counts for this socket, kept when it closes (the set forgets a closed socket). */
+  finalCounts: NativeSocketCounts | undefined;
   private readonly set: NativeUdpTransport;
 
   constructor(set: NativeUdpTransport, id: number, port: number, family: 4 | 6) {
@@ -67,6 +69,10 @@ class NativeUdpSocket implements UdpSocket {
     return !this.closed && this.set.setRecording(this, payloadType, decodeTable, targets);
   }
 
+  nativeCounts(): NativeSocketCounts {
+    return this.finalCounts ?? this.set.countsOf(this);
+  }
+
   currentSource(): UdpSource | undefined {
     return this.set.sourceOf(this);
   }
@@ -86,7 +92,7 @@ export interface NativeUdpStats {
   batches: number;
   /** Table entries delivered: datagrams and receive errors. */
   received: number;
-  /** Datagrams of those whose audio the set placed on recording timelines itself. */
+  /** Datagrams not delivered: their audio was placed on recording timelines by the set itself. */
   recorded: number;
   /** Datagrams handed to the kernel, and those it refused. */
   sent: number;
@@ -95,7 +101,9 @@ export interface NativeUdpStats {
 
 export class NativeUdpTransport implements UdpTransport {
   readonly kind = 'native' as const;
-  readonly stats: NativeUdpStats = { batches: 0, received: 0, recorded: 0, sent: 0, sendFailures: 0 };
+  private readonly counts = { batches: 0, received: 0, sent: 0, sendFailures: 0 };
+  private recordedAtClose = 0;
+  private readonly countsOut = new Float64Array(3);
   private readonly addon: NativeUdpAddon;
   private readonly handle: unknown;
   private readonly fields: number;
@@ -140,6 +148,17 @@ export class NativeUdpTransport implements UdpTransport {
     this.outcomeOk = new Uint8Array(memory.sendEntries);
   }
 
+  get stats(): NativeUdpStats {
+    return { ...this.counts, recorded: this.closed ? this.recordedAtClose : this.addon.recordedTotal(this.handle) };
+  }
+
+  /** The set's counts for an open socket (zeros for one it no longer has). */
+  countsOf(socket: NativeUdpSocket): NativeSocketCounts {
+    const out = this.countsOut;
+    if (this.closed || !this.addon.socketCounters(this.handle, socket.id, out)) return { recorded: 0, relayed: 0, relayFailed: 0 };
+    return { recorded: out[0]!, relayed: out[1]!, relayFailed: out[2]! };
+  }
+
   async bind(port: number, address: string): Promise<UdpSocket | undefined> {
     if (this.closed) return undefined;
     let ip = address;
@@ -164,8 +183,13 @@ export class NativeUdpTransport implements UdpTransport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.flush();
+    for (const socket of this.sockets) {
+      if (!socket) continue;
+      socket.finalCounts = this.countsOf(socket);
+      socket.closed = true;
+    }
+    this.recordedAtClose = this.addon.recordedTotal(this.handle);
     this.closed = true;
-    for (const socket of this.sockets) if (socket) socket.closed = true;
     this.sockets.length = 0;
     this.addon.close(this.handle);
   }
@@ -214,6 +238,7 @@ export class NativeUdpTransport implements UdpTransport {
     if (this.closed) return;
     // What was queued for it still goes out, as node:dgram sends what was given before close().
     this.flush();
+    socket.finalCounts = this.countsOf(socket);
     this.addon.closeSocket(this.handle, socket.id);
     if (this.sockets[socket.id & SLOT_MASK] === socket) this.sockets[socket.id & SLOT_MASK] = undefined;
   }
@@ -234,8 +259,8 @@ export class NativeUdpTransport implements UdpTransport {
   private onBatch(count: number, arrivalMs: number): void {
     const t = this.recvTable;
     const fields = this.fields;
-    this.stats.batches++;
-    this.stats.received += count;
+    this.counts.batches++;
+    this.counts.received += count;
     let thrown: { error: unknown } | undefined;
     this.inBatch = true;
     try {
@@ -244,19 +269,12 @@ export class NativeUdpTransport implements UdpTransport {
         const socket = this.socketOf(t[base + F.id]!);
         this.delivering = base;
         try {
-          // A relayed datagram went out before this batch was delivered: its outcome first.
-          const via = t[base + F.relayVia]!;
-          if (via >= 0) this.socketOf(via)?.handlers?.onSent(t[base + F.relayStatus] === 1);
+          // Relay outcomes and recorded datagrams never come here: the set counts them (socketCounters).
           if (!socket || socket.closed || !socket.handlers) continue;
           const handlers = socket.handlers;
           const status = t[base + F.status]!;
           if (status !== 0) {
             handlers.onError(errnoError(status, 'recvmmsg'));
-            continue;
-          }
-          if (t[base + F.recorded] === 1 && handlers.onRecorded) {
-            this.stats.recorded++;
-            handlers.onRecorded();
             continue;
           }
           const offset = t[base + F.offset]!;
@@ -343,8 +361,8 @@ export class NativeUdpTransport implements UdpTransport {
     this.sendCount = 0;
     this.sendUsed = 0;
     const failures = this.closed ? count : this.addon.flush(this.handle, count);
-    this.stats.sent += count - failures;
-    this.stats.sendFailures += failures;
+    this.counts.sent += count - failures;
+    this.counts.sendFailures += failures;
     // Outcomes are read out first: a handler that sends again refills the table.
     const t = this.sendTable;
     for (let i = 0; i < count; i++) {

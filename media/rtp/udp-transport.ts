@@ -11,6 +11,12 @@ import type { Endpoint } from '../control-api.ts';
 import type { LegTimelineOptions } from '../recording/leg-timeline.ts';
 import type { NativeLegTimeline } from '../recording/native-leg-timeline.ts';
 
+export interface NativeSocketCounts {
+  recorded: number;
+  relayed: number;
+  relayFailed: number;
+}
+
 /** A timeline a socket places its audio on, and the arrival time (performance.now) of its sample 0. */
 export interface RecordingTarget {
   timeline: NativeLegTimeline;
@@ -33,11 +39,6 @@ export interface UdpSocketHandlers {
    * the native transport reuses its memory for the next batch, so copy what must outlive it.
    */
   onDatagram(datagram: Buffer, arrivalMs: number): void;
-  /**
-   * A valid RTP datagram whose audio the transport has placed on the recording timelines itself
-   * (setRecording): delivered instead of `onDatagram`, for counting.
-   */
-  onRecorded?(): void;
   /** The outcome of each `send`, in order: true when the kernel took the datagram. */
   onSent(ok: boolean): void;
   /** A socket-level error; the socket stays open. */
@@ -56,8 +57,8 @@ export interface UdpSocket {
   send(datagram: Uint8Array, to: Endpoint): void;
   /**
    * Relays, from now on, every valid RTP packet this socket receives (RtpPacket.parse accepts it,
-   * and it is not RTCP) out of `via` to `to`, before `onDatagram` sees it; the outcomes come back
-   * through `via`'s `onSent`. `via` undefined stops. Optional: false (or absent) when this
+   * and it is not RTCP) out of `via` to `to`, before `onDatagram` sees it; the outcomes are counted
+   * in `via`'s nativeCounts. `via` undefined stops. Optional: false (or absent) when this
    * transport or this destination cannot, and the caller relays in JavaScript itself.
    */
   setRelay?(via: UdpSocket | undefined, to: Endpoint | undefined): boolean;
@@ -69,10 +70,16 @@ export interface UdpSocket {
   /**
    * From now on, places every valid RTP packet of `payloadType` this socket receives on the
    * `targets` (timelines from createTimeline, each at (arrival − t0) × 8 samples), decoded with
-   * `decodeTable` (G.711: 256 codes) or as L16 (null), and delivers it through `onRecorded`
-   * instead of `onDatagram`. No targets stops. Optional: false when this transport cannot.
+   * `decodeTable` (G.711: 256 codes) or as L16 (null), and counts it (nativeCounts) instead of
+   * delivering it. No targets stops. Optional: false when this transport cannot.
    */
   setRecording?(payloadType: number, decodeTable: Int16Array | null, targets: readonly RecordingTarget[]): boolean;
+  /**
+   * What the transport did for this socket without calling its handlers: datagrams received and
+   * recorded, and native relays of the other socket's datagrams sent from this one and failed.
+   * Still answered (the last counts) after close. Absent: the handlers see everything.
+   */
+  nativeCounts?(): NativeSocketCounts;
   /** Where the datagram being delivered to `onDatagram` came from; only valid during that call. */
   currentSource(): UdpSource | undefined;
   /** Closes the socket. Idempotent. */

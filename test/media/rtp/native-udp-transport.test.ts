@@ -13,7 +13,7 @@ import { isCapstanError } from '../../../core/errors.ts';
 import { MediaCall } from '../../../media/call/media-call.ts';
 import { Recording } from '../../../media/recording/recording.ts';
 import { DgramTransport } from '../../../media/rtp/dgram-transport.ts';
-import { PacketCounters } from '../../../media/rtp/leg-socket.ts';
+import { LegSocket, PacketCounters } from '../../../media/rtp/leg-socket.ts';
 import { loadNativeUdpAddon, NATIVE_UDP_DISABLED_ENV } from '../../../media/rtp/native-udp-addon.ts';
 import { NativeUdpTransport } from '../../../media/rtp/native-udp-transport.ts';
 import { openUdpTransport } from '../../../media/rtp/open-udp-transport.ts';
@@ -146,6 +146,7 @@ describe('native UDP socket set: sending, binding, closing', () => {
     const seen: string[] = [];
     const sent: boolean[] = [];
     inbound.listen({ onDatagram: (d) => seen.push(String(d.readUInt16BE(2))), onSent: () => {}, onError: () => {} });
+    // Native relays are counted by the set on the sending socket, not reported one by one.
     outbound.listen({ onDatagram: () => {}, onSent: (ok) => sent.push(ok), onError: () => {} });
     expect(inbound.setRelay!(outbound, { address: '127.0.0.1', port: p.port })).toBe(true);
     const sender = await peer();
@@ -155,7 +156,8 @@ describe('native UDP socket set: sending, binding, closing', () => {
     await eventually(() => seen.length === 6 && p.got.length === 5);
     expect(p.got.map((g) => g.data)).toEqual([0, 1, 2, 3, 4].map((i) => rtp(i, 7)));
     expect(p.got.every((g) => g.from.port === outbound.port)).toBe(true);
-    expect(sent).toEqual([true, true, true, true, true]);
+    expect(outbound.nativeCounts!()).toEqual({ recorded: 0, relayed: 5, relayFailed: 0 });
+    expect(sent).toEqual([]);
 
     // A host name is left to the caller: no native relay for it.
     expect(inbound.setRelay!(outbound, { address: 'localhost', port: p.port })).toBe(false);
@@ -171,8 +173,30 @@ describe('native UDP socket set: sending, binding, closing', () => {
     await eventually(() => seen.length === 9);
     await sleep(30);
     expect(p.got).toHaveLength(5);
-    expect(sent).toHaveLength(5);
+    // The closed socket kept its counts; the relay through it after its close was neither sent nor counted.
+    expect(outbound.nativeCounts!()).toEqual({ recorded: 0, relayed: 5, relayFailed: 0 });
     expect(inbound.setRelay!(outbound, { address: '127.0.0.1', port: p.port })).toBe(false);
+  });
+
+  it('counts a relay the kernel refuses as relay-failed on the leg that sends it, without throwing', async () => {
+    const set = new NativeUdpTransport();
+    open.push(set);
+    const [inbound, outbound] = [(await set.bind(0, '127.0.0.1'))!, (await set.bind(0, '127.0.0.1'))!];
+    const server = new PacketCounters();
+    const legs = [inbound, outbound].map((socket) => new LegSocket({ socket, port: socket.port, serverCounters: server, onPacket: () => {} }));
+    // An IPv6 destination for an IPv4 socket: every sendmmsg fails (EAFNOSUPPORT).
+    legs[0]!.relayTo(legs[1], { address: '::1', port: 9 });
+    const sender = await peer();
+    open.push(sender.socket);
+    for (let i = 0; i < 3; i++) sender.socket.send(rtp(i, 7), inbound.port, '127.0.0.1');
+    await eventually(() => legs[0]!.counters.received === 3);
+    await eventually(() => legs[1]!.counters.dropped['relay-failed'] === 3);
+    expect(legs[1]!.relayed).toBe(0);
+    expect(server.snapshot()).toEqual({ received: 3, dropped: { 'relay-failed': 3 } });
+    // Closed, the legs keep their counts (the set forgets the sockets).
+    await Promise.all(legs.map((l) => l.close()));
+    expect(server.snapshot()).toEqual({ received: 3, dropped: { 'relay-failed': 3 } });
+    expect(legs[1]!.counters.snapshot()).toEqual({ received: 0, dropped: { 'relay-failed': 3 } });
   });
 
   it('sends to a host name once it resolves, and counts a send it cannot make as failed without throwing', async () => {
