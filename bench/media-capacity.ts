@@ -74,8 +74,8 @@ interface StepResult {
   generatorBehindMaxMs: number;
   /** Datagrams the generator's kernel refused to send (not the server's loss). */
   generatorRefused: number;
-  /** Native socket set only: datagrams handed to JavaScript per callback. */
-  datagramsPerBatch?: number;
+  /** Native socket set only: the share of datagrams JavaScript saw (the rest were recorded in C). */
+  javascriptShare?: number;
 }
 
 interface Child {
@@ -201,7 +201,7 @@ async function step(calls: number, opus: boolean, relay: boolean, windowSeconds:
   });
   await server.ask({ cmd: 'usage' }); // resets the server's CPU and event-loop counters
   const played = await load.ask<{ sent: number[]; behindMaxMs: number; refused: number }>({ cmd: 'play', address: sink.serverAddress, legs: ports, seconds: windowSeconds });
-  const usage = await server.ask<{ cpu: number; cpuSystem: number; eventLoopDelayMaxMs: number; rssMiB: number; datagramsPerBatch?: number }>({ cmd: 'usage' });
+  const usage = await server.ask<{ cpu: number; cpuSystem: number; eventLoopDelayMaxMs: number; rssMiB: number; javascriptShare?: number }>({ cmd: 'usage' });
   await new Promise((r) => setTimeout(r, 300)); // the last packets land (jitter delay is 200 ms)
   let received = 0;
   let placed = 0;
@@ -235,7 +235,7 @@ async function step(calls: number, opus: boolean, relay: boolean, windowSeconds:
     rssMiB: usage.rssMiB,
     generatorBehindMaxMs: played.behindMaxMs,
     generatorRefused: played.refused,
-    ...(usage.datagramsPerBatch !== undefined ? { datagramsPerBatch: usage.datagramsPerBatch } : {}),
+    ...(usage.javascriptShare !== undefined ? { javascriptShare: usage.javascriptShare } : {}),
   };
 }
 
@@ -334,7 +334,7 @@ export async function benchMediaCapacity(options: MediaCapacityOptions = {}): Pr
           out[`${udp} ${label}: packets/s received at that count`] = Math.round(best.received / windowSeconds);
           out[`${udp} ${label}: event-loop delay max (ms)`] = best.eventLoopDelayMaxMs;
           out[`${udp} ${label}: server RSS (MiB)`] = Math.round(best.rssMiB);
-          if (best.datagramsPerBatch !== undefined) out[`${udp} ${label}: datagrams per JavaScript callback`] = best.datagramsPerBatch;
+          if (best.javascriptShare !== undefined) out[`${udp} ${label}: share of datagrams JavaScript saw (the rest recorded in C)`] = best.javascriptShare;
           out[`${udp} ${label}: share of the bare-socket ceiling`] = best.received / windowSeconds / bare.packetsPerSecond;
         }
       }

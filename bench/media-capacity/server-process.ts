@@ -4,7 +4,7 @@
  * node:dgram, as the third argument says —, recordings to WAV), or a bare UDP socket loop that
  * only counts datagrams — the reference ceiling. Talks to the benchmark over the IPC channel:
  * { cmd: 'usage' } answers the process's CPU time and event-loop delay since the last ask (and,
- * on the native set, the datagrams per JavaScript callback).
+ * on the native set, the share of datagrams that reached JavaScript).
  */
 import { createSocket } from 'node:dgram';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -67,14 +67,16 @@ if (mode === 'bare') {
   });
   send({ ready: true, controlUrl: server.controlUrl, udp: server.transport.kind });
   const native = server.transport instanceof NativeUdpTransport ? server.transport : undefined;
-  let batches = { count: 0, received: 0 };
+  let last = { received: 0, recorded: 0 };
   process.on('message', (m: { cmd: string }) => {
     if (m.cmd === 'usage') {
       const out: Record<string, number> = usage();
       if (native) {
-        const { batches: count, received } = native.stats;
-        out.datagramsPerBatch = (received - batches.received) / Math.max(1, count - batches.count);
-        batches = { count, received };
+        // Datagrams delivered to JavaScript against those the set recorded itself.
+        const { received, recorded } = native.stats;
+        const js = received - last.received;
+        out.javascriptShare = js / Math.max(1, js + recorded - last.recorded);
+        last = { received, recorded };
       }
       send(out);
     }

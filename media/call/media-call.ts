@@ -14,7 +14,8 @@ import { LegTimeline, type LegTimelineOptions } from '../recording/leg-timeline.
 import { NativeLegTimeline } from '../recording/native-leg-timeline.ts';
 import type { Recording } from '../recording/recording.ts';
 import type { Timeline } from '../recording/timeline.ts';
-import { LegSocket, type PacketCounters } from '../rtp/leg-socket.ts';
+import { LegSocket } from '../rtp/leg-socket.ts';
+import type { PacketCounters } from '../rtp/packet-counters.ts';
 import type { RtpPacket } from '../rtp/rtp-packet.ts';
 import type { RtpPortPool } from '../rtp/rtp-port-pool.ts';
 import { parseTelephoneEvent } from '../rtp/telephone-event.ts';

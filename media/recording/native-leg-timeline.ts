@@ -41,25 +41,25 @@ const OPTION_ORDER = [
 /** leg_timeline.h's outcome order. */
 const OUTCOMES: readonly PushOutcome[] = ['placed', 'new-source', 'duplicate', 'late', 'too-early', 'out-of-sequence'];
 
-/** leg_timeline.h's state fields. */
-const S = {
-  received: 0,
-  placed: 1,
-  duplicates: 2,
-  late: 3,
-  partlyLate: 4,
-  tooEarly: 5,
-  outOfSequence: 6,
-  sources: 7,
-  lost: 8,
-  concealedSamples: 9,
-  driftSteps: 10,
-  driftStepSamples: 11,
-  driftCorrection: 12,
-  position: 13,
-  audioEnd: 14,
-} as const;
-const STATE_FIELDS = 15;
+/** leg_timeline.h's state fields: the counters of LegTimelineStats in order, then the read position and the audio's end. */
+const STAT_FIELDS = [
+  'received',
+  'placed',
+  'duplicates',
+  'late',
+  'partlyLate',
+  'tooEarly',
+  'outOfSequence',
+  'sources',
+  'lost',
+  'concealedSamples',
+  'driftSteps',
+  'driftStepSamples',
+  'driftCorrection',
+] as const satisfies readonly (keyof LegTimelineStats)[];
+/** After the counters: the read position (which this class mirrors), then the audio's end. */
+const AUDIO_END = STAT_FIELDS.length + 1;
+const STATE_FIELDS = AUDIO_END + 1;
 
 /**
  * The options as the native timeline takes them, or undefined when it cannot follow them
@@ -102,26 +102,12 @@ export class NativeLegTimeline implements Timeline {
   }
 
   get audioEnd(): number {
-    return this.refresh()[S.audioEnd]!;
+    return this.refresh()[AUDIO_END]!;
   }
 
   get stats(): LegTimelineStats {
     const s = this.refresh();
-    return {
-      received: s[S.received]!,
-      placed: s[S.placed]!,
-      duplicates: s[S.duplicates]!,
-      late: s[S.late]!,
-      partlyLate: s[S.partlyLate]!,
-      tooEarly: s[S.tooEarly]!,
-      outOfSequence: s[S.outOfSequence]!,
-      sources: s[S.sources]!,
-      lost: s[S.lost]!,
-      concealedSamples: s[S.concealedSamples]!,
-      driftSteps: s[S.driftSteps]!,
-      driftStepSamples: s[S.driftStepSamples]!,
-      driftCorrection: s[S.driftCorrection]!,
-    };
+    return Object.fromEntries(STAT_FIELDS.map((name, i) => [name, s[i]!])) as unknown as LegTimelineStats;
   }
 
   push(packet: TimelinePacket, arrivalSample: number): PushOutcome {

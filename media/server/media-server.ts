@@ -33,7 +33,7 @@ import { Recording } from '../recording/recording.ts';
 import { PlainFileSink, SasfFileSink } from '../recording/file-sink.ts';
 import { FilesystemSync } from '../recording/filesystem-sync.ts';
 import { inspectSasf } from '../sasf/inspect.ts';
-import { PacketCounters } from '../rtp/leg-socket.ts';
+import { PacketCounters } from '../rtp/packet-counters.ts';
 import { RtpPortPool } from '../rtp/rtp-port-pool.ts';
 import { openUdpTransport } from '../rtp/open-udp-transport.ts';
 import type { UdpTransport } from '../rtp/udp-transport.ts';

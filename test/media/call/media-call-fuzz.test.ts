@@ -18,7 +18,7 @@ import { isCapstanError } from '../../../core/errors.ts';
 import { MediaCall } from '../../../media/call/media-call.ts';
 import { Recording } from '../../../media/recording/recording.ts';
 import { DgramTransport } from '../../../media/rtp/dgram-transport.ts';
-import { PacketCounters } from '../../../media/rtp/leg-socket.ts';
+import { PacketCounters } from '../../../media/rtp/packet-counters.ts';
 import { NativeUdpTransport } from '../../../media/rtp/native-udp-transport.ts';
 import { RtpPacket } from '../../../media/rtp/rtp-packet.ts';
 import { RtpPortPool } from '../../../media/rtp/rtp-port-pool.ts';

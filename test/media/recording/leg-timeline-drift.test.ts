@@ -6,22 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import type { LegTimelineOptions } from '../../../media/recording/leg-timeline.ts';
 import type { Timeline } from '../../../media/recording/timeline.ts';
+import { seededRandom as rng } from '../../helpers/seeded-random.ts';
 import { timelineImplementations } from '../../helpers/timelines.ts';
 
 const RATE = 8000;
-
-/** xorshift32 in [0, 1): deterministic jitter. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 2 ** 32;
-  };
-}
 
 interface LegSpec {
   /** Sender clock rate relative to the host's: 1.001 is 0.1 % fast. */

@@ -8,19 +8,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { LegTimeline, type LegTimelineOptions } from '../../../media/recording/leg-timeline.ts';
+import { seededRandom as rng } from '../../helpers/seeded-random.ts';
 import { nativeTimeline } from '../../helpers/timelines.ts';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
 
 interface Scenario {
   seed: number;

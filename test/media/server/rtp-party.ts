@@ -5,6 +5,7 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RtpPacket } from '../../../media/rtp/rtp-packet.ts';
+import { seededRandom } from '../../helpers/seeded-random.ts';
 
 export interface Received {
   packet: RtpPacket;
@@ -69,14 +70,6 @@ export class RtpParty {
 
 /** Deterministic µ-law "audio": every packet distinct, so any misplacement shows. */
 export function randomPayloads(count: number, seed: number): Uint8Array[] {
-  let x = seed >>> 0 || 1;
-  const next = (): number => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-  return Array.from({ length: count }, () => Uint8Array.from({ length: 160 }, () => next() & 0xff));
+  const random = seededRandom(seed);
+  return Array.from({ length: count }, () => Uint8Array.from({ length: 160 }, () => (random() * 2 ** 32) & 0xff));
 }
