@@ -1,6 +1,7 @@
 /**
  * One recording in progress: the legs' timelines, the mixer and the file in the recording's
- * format (any registered codec: WAV or Ogg, through EncodedFileWriter), driven by a timer.
+ * format (any registered codec: WAV or Ogg, through EncodedFileWriter), driven by the process's
+ * tick wheel (one timer for every recording, their ticks spread over the interval).
  *
  * Timeline time 0 is the moment the Recording is constructed (the start request). Every `tickMs`
  * the recording writes everything older than now − `jitterDelayMs`: packets arriving within that
@@ -30,6 +31,7 @@ import type { FileSink } from './file-sink.ts';
 import { LegTimeline, type LegTimelineOptions, type TimelinePacket } from './leg-timeline.ts';
 import type { Timeline } from './timeline.ts';
 import { RecordingMixer, type PauseMode } from './recording-mixer.ts';
+import { TickWheel } from './tick-wheel.ts';
 import { DtmfCollector, type TelephoneEventPacket } from './dtmf-collector.ts';
 
 export const SAMPLE_RATE = 8000;
@@ -98,7 +100,8 @@ export class Recording {
   private readonly dtmf: DtmfCollector;
   private readonly mixer: RecordingMixer;
   private writer: EncodedFileWriter | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  /** Takes the recording's write tick off the process's TickWheel (undefined until open). */
+  private stopTicking: (() => void) | undefined;
   private lastFlush: number;
   private failure: CapstanError | undefined;
   private stopping: Promise<RecordingResult> | undefined;
@@ -143,7 +146,8 @@ export class Recording {
       return;
     }
     this.writer = writer;
-    this.timer = setInterval(() => this.tick(), this.options.tickMs ?? 100);
+    // One shared timer spreads every recording's ticks over the interval (tick-wheel.ts says why).
+    this.stopTicking = TickWheel.for(this.options.tickMs ?? 100).add(() => this.tick());
   }
 
   /** The timeline of `leg`, if the recording has that leg. */
@@ -198,7 +202,7 @@ export class Recording {
     const stopSample = this.sampleAt(stopMs);
     const audioEnd = Math.max(0, ...[...this.timelines.values()].map((t) => t.audioEnd));
     const end = Math.max(stopSample, Math.min(audioEnd, stopSample + STOP_GRACE_SAMPLES));
-    clearInterval(this.timer);
+    this.stopTicking?.();
     if (this._state === 'recording') this._state = 'stopping';
     if (this.mixer.paused) this.mixer.resume(end);
     try {
@@ -267,7 +271,7 @@ export class Recording {
     const error = toCapstanError(e, 'CAPSTAN_ERR_RECORDING_FAILED');
     this.failure = error;
     this._state = 'failed';
-    clearInterval(this.timer);
+    this.stopTicking?.();
     try {
       this.options.onError?.(error);
     } catch {
