@@ -36,13 +36,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const SECRET = 'media-capacity-bench-secret';
-const DEFAULT_STEPS = [100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1100, 1200, 1400, 1600, 1800];
+const DEFAULT_STEPS = [100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1100, 1200, 1300, 1400, 1500, 1600, 1800, 2000];
 const here = fileURLToPath(new URL('.', import.meta.url));
 
 export interface MediaCapacityOptions {
   /** The media server's UDP transports, each measured in turn. Default native, then dgram. */
   transports?: ('native' | 'dgram')[];
-  /** Call counts to try, in order; stops at the first that loses anything. Default 100, 200, 300 ... 800 by 100, then 1000 ... 1800 by 200. */
+  /** Call counts to try, in order; stops at the first that loses anything. Default 100 ... 1600 by 100, then 1800, 2000. */
   steps?: number[];
   /** Opus (mixed) call counts. Default 100, 200, 300, 400, 500, 600, 800. */
   opusSteps?: number[];
@@ -322,7 +322,12 @@ export async function benchMediaCapacity(options: MediaCapacityOptions = {}): Pr
           cpuBySteps.push(`${calls}: ${r.cpu.toFixed(2)}${r.ok ? '' : ' (failed)'}`);
           out[`${udp} ${label}: server CPU by step (calls: CPU)`] = cpuBySteps.join(', ');
           if (!r.ok) {
-            out[`${udp} ${label}: first failing step`] = `${calls} calls: sent ${r.sent}, received ${r.received}, placed ${r.placed}, late ${r.late}, dropped ${r.dropped}, CPU ${r.cpu.toFixed(2)}, loop delay max ${r.eventLoopDelayMaxMs.toFixed(0)} ms`;
+            // A generator that fell further behind than the jitter delay made the packets late
+            // itself: the step says nothing about the server, and the series ends at its limit.
+            const generatorLimited = r.generatorBehindMaxMs > 200;
+            out[`${udp} ${label}: first failing step`] =
+              `${calls} calls: sent ${r.sent}, received ${r.received}, placed ${r.placed}, late ${r.late}, dropped ${r.dropped}, CPU ${r.cpu.toFixed(2)}, loop delay max ${r.eventLoopDelayMaxMs.toFixed(0)} ms` +
+              (generatorLimited ? `; the load generator fell ${r.generatorBehindMaxMs.toFixed(0)} ms behind: its limit, not the server's` : '');
             break;
           }
           best = r;
