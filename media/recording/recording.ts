@@ -60,8 +60,9 @@ export interface RecordingOptions {
   /** Timeline options per leg. Defaults: see LegTimelineOptions. */
   timeline?: LegTimelineOptions;
   /**
-   * Makes a leg's timeline (a native one the call's socket fills itself: MediaCall.createTimeline).
-   * Default: a LegTimeline with `timeline`. Closed (if it has close) once the recording is stopped.
+   * Makes a leg's timeline (a native one the call's socket fills itself: MediaCall.createTimeline,
+   * which places packets by performance.now(), so only with the default `clock`). Default: a
+   * LegTimeline with `timeline`. Closed (if it has close) once the recording is stopped.
    */
   createTimeline?: (leg: LegRole, options: LegTimelineOptions | undefined) => Timeline;
   /** Extra metadata stored in the file's `cpst` chunk (found again after a crash). */
