@@ -428,6 +428,10 @@ export class MediaServer implements MediaControl {
       // Load reports and file fetches would flood the log; failures are logged by the error handler.
       logController: new LogController({ disableRequestLogging: true }),
       bodyLimit: 64 * 1024,
+      // Closing a media server closes its connections: a requester's keep-alive connection caught
+      // mid-response would otherwise hold close() for the keep-alive timeout (72 s). Requesters
+      // retry a fetch that is cut.
+      forceCloseConnections: true,
     });
     app.setErrorHandler((err: FastifyError | CapstanError, request, reply) => {
       if (isCapstanError(err)) return reply.code(err.statusCode).send(err.toJSON());
