@@ -490,6 +490,10 @@ int leg_timeline_position_of(const leg_timeline *t, uint32_t ssrc, uint32_t time
   return 1;
 }
 
+int64_t leg_timeline_position(const leg_timeline *t) {
+  return t->read_pos;
+}
+
 void leg_timeline_state(const leg_timeline *t, double out[LS_FIELD_COUNT]) {
   const source *s = &t->src;
   int64_t lost_now = s->active ? s->max_seq - s->base_seq + 1 - s->unique_received : 0;

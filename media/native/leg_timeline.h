@@ -67,5 +67,7 @@ int64_t leg_timeline_read(leg_timeline *t, double until, int16_t *out, const dou
 /* 1 with *position set, or 0 when ssrc is not the current source. */
 int leg_timeline_position_of(const leg_timeline *t, uint32_t ssrc, uint32_t timestamp, double *position);
 void leg_timeline_state(const leg_timeline *t, double out[LS_FIELD_COUNT]);
+/* The read position: the next sample leg_timeline_read returns. */
+int64_t leg_timeline_position(const leg_timeline *t);
 
 #endif

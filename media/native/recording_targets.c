@@ -197,7 +197,7 @@ napi_value js_timeline_read(napi_env env, napi_callback_info info) {
   leg_timeline *t = timeline_arg(env, info, &argc, argv);
   if (t == NULL) return NULL;
   if (argc < 6) return throw_type(env, "timelineRead(handle, id, until, out, masks, maskCount)");
-  double until, state[LS_FIELD_COUNT];
+  double until;
   int32_t mask_count;
   void *out, *masks;
   size_t out_length, masks_length;
@@ -207,8 +207,7 @@ napi_value js_timeline_read(napi_env env, napi_callback_info info) {
   if (napi_get_value_int32(env, argv[5], &mask_count) != napi_ok || mask_count < 0 || (size_t)mask_count * 2 > masks_length) {
     return throw_type(env, "maskCount out of range");
   }
-  leg_timeline_state(t, state);
-  if (!(floor(until) - state[LS_POSITION] <= (double)out_length)) return throw_type(env, "out is too short for the read (or until is not a number)");
+  if (!(floor(until) - (double)leg_timeline_position(t) <= (double)out_length)) return throw_type(env, "out is too short for the read (or until is not a number)");
   napi_value result;
   CHECK(napi_create_double(env, (double)leg_timeline_read(t, until, (int16_t *)out, (const double *)masks, (uint32_t)mask_count), &result));
   return result;

@@ -390,10 +390,7 @@ udp_set *get_set(napi_env env, napi_value value) {
   return (udp_set *)data;
 }
 
-/*
- * The arguments of a call that starts (handle, id, ...): fills `argv` (up to *argc) and `id`,
- * and answers the set; NULL with an exception pending when the handle or id is not usable.
- */
+/* See udp_set.h. */
 udp_set *set_and_id(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv, int32_t *id) {
   size_t capacity = *argc;
   if (napi_get_cb_info(env, info, argc, argv, NULL, NULL) != napi_ok) return NULL;
