@@ -9,6 +9,7 @@
  */
 import { CapstanError } from '../../core/errors.ts';
 import type { CodecEncoder } from './codec.ts';
+import { transientBytes } from './transient-output.ts';
 
 /** Encodes one block of `blockSamples × channels` interleaved samples into `out[offset..offset+blockBytes)`. */
 export type EncodeBlock = (block: Int16Array, out: Uint8Array, offset: number) => void;
@@ -45,6 +46,15 @@ export class BlockEncoder implements CodecEncoder {
   }
 
   push(pcm: Int16Array): Uint8Array {
+    return this.encode(pcm, (bytes) => new Uint8Array(bytes));
+  }
+
+  pushTransient(pcm: Int16Array): Uint8Array {
+    return this.encode(pcm, transientBytes);
+  }
+
+  /** Encodes the whole blocks `pcm` completes into the array `output` gives. */
+  private encode(pcm: Int16Array, output: (bytes: number) => Uint8Array): Uint8Array {
     if (this.ended) throw new CapstanError('CAPSTAN_ERR_CLOSED', `The ${this.codec} encoder has ended`);
     if (pcm.length % this.channels !== 0) {
       throw new CapstanError('CAPSTAN_ERR_CODEC_INPUT', 'Interleaved PCM must hold the same number of samples on every channel', {
@@ -57,7 +67,7 @@ export class BlockEncoder implements CodecEncoder {
       this.fill += pcm.length;
       return EMPTY;
     }
-    const out = new Uint8Array(blocks * this.blockBytes);
+    const out = output(blocks * this.blockBytes);
     let offset = 0;
     let at = 0;
     if (this.fill > 0) {

@@ -82,14 +82,16 @@ export class EncodedFileWriter {
 
   /** Encodes interleaved samples and queues their bytes. */
   write(pcm: Int16Array): Promise<void> {
+    // A WAV file copies an encoder's transient output into buffers of its own (no allocation per write).
+    const transient = this.wav !== undefined && this.encoder.pushTransient !== undefined;
     let bytes: Uint8Array;
     try {
-      bytes = this.encoder.push(pcm);
+      bytes = transient ? this.encoder.pushTransient!(pcm) : this.encoder.push(pcm);
     } catch (e) {
       return Promise.reject(toCapstanError(e, 'CAPSTAN_ERR_RECORDING_FAILED'));
     }
     this.pushed += pcm.length / this.channels;
-    return this.append(bytes);
+    return transient ? this.wav!.writeCopy(bytes) : this.append(bytes);
   }
 
   /** Makes every whole block or page encoded so far durable (WAV: header sizes rewritten too). */

@@ -3,11 +3,14 @@
  * and, once a second, rewrites its header and needs everything durable. One by one that is five
  * thread-pool jobs a second per recording and an fdatasync (a journal commit) each — thousands a
  * second on a busy media server, their threads and the kernel's journal threads all on the media
- * server's core. Here the writes and syncs asked for in one turn of the event loop, or while a
- * job runs, share the next job (media/native/fs_sync.c): all their pwrites, then, if any asked,
- * one syncfs(2) of the folder's filesystem. A sync resolves only after a syncfs that started
- * after it was asked for, so "durable when it resolves" means what fdatasync meant; a write
- * resolves once its bytes are with the operating system, as a pwrite.
+ * server's core. Here the writes asked for in one turn of the event loop, or while a write job
+ * runs, share the next write job (media/native/fs_sync.c: all their pwrites), and the syncs
+ * whose writes are done share one syncfs(2) of the folder's filesystem, run beside the writes:
+ * a syncfs waits for the disk (hundreds of milliseconds at a thousand recordings), and writes
+ * that queued behind it piled up in memory, in new buffers, until V8's collections stalled the
+ * media server (docs/benchmarks.md). A sync resolves only after a syncfs that started after it
+ * was asked for and after its writes were made, so "durable when it resolves" means what
+ * fdatasync meant; a write resolves once its bytes are with the operating system, as a pwrite.
  *
  * Where the addon is missing (a failed build, not Linux) `open` answers undefined and files write
  * and fdatasync on their own. docs/recording-durability.md says why and what it costs.
@@ -53,16 +56,20 @@ interface Request {
 export class FilesystemSync {
   readonly #addon: NativeFsAddon;
   #dir: FileHandle | undefined;
-  /** Flushes asked for since the running job started: they go in the next one. */
+  /** Requests asked for since the running write job started: they go in the next one. */
   #next: Request[] = [];
-  /** Settles when the running job has answered its requests. */
-  #running: Promise<void> | undefined;
-  /** A job is to start on the next turn of the loop (so a turn's requests share it). */
+  /** Settles when the running write job has answered its requests. */
+  #writing: Promise<void> | undefined;
+  /** Sync requests whose writes are made, waiting for a syncfs that starts after that. */
+  #syncWaiting: Request[] = [];
+  /** Settles when the running syncfs has answered its requests. */
+  #syncing: Promise<void> | undefined;
+  /** A write job is to start on the next turn of the loop (so a turn's requests share it). */
   #scheduled = false;
-  /** Reused between jobs (one runs at a time): the writes' bytes and their table. */
+  /** Reused between write jobs (one runs at a time): the writes' bytes and their table. */
   #data = new Uint8Array(0);
   #table = new Float64Array(0);
-  /** Group jobs made, the syncfs calls among them, and the requests they answered. */
+  /** Write jobs made, the syncfs calls, and the requests they answered. */
   readonly stats = { jobs: 0, syncs: 0, requests: 0 };
 
   private constructor(addon: NativeFsAddon, dir: FileHandle) {
@@ -78,21 +85,21 @@ export class FilesystemSync {
   }
 
   /**
-   * Writes `writes` to the open file `fd` (in order) and, with `sync`, then makes them and
-   * everything written to it before durable. Rejects with the first failed write's error, or the
-   * syncfs's. The bytes are read when the job starts: the caller keeps them unchanged until this
-   * settles.
+   * Writes `writes` to the open file `fd` (in order, after every write asked for before) and,
+   * with `sync`, then makes them and everything written to it before durable. Rejects with the
+   * first failed write's error, or the syncfs's. The bytes are read when the write job starts:
+   * the caller keeps them unchanged until this settles.
    */
   flush(fd: number, writes: PositionedWrite[] = [], sync = true): Promise<void> {
     if (!this.#dir) return Promise.reject(errnoError(9, 'flush')); // EBADF
     this.stats.requests++;
     return new Promise<void>((resolve, reject) => {
       this.#next.push({ fd, writes, sync, resolve, reject });
-      if (!this.#running && !this.#scheduled) {
+      if (!this.#writing && !this.#scheduled) {
         this.#scheduled = true;
         setImmediate(() => {
           this.#scheduled = false;
-          if (!this.#running && this.#next.length > 0) this.#start();
+          if (!this.#writing && this.#next.length > 0) this.#startWrites();
         });
       }
     });
@@ -101,24 +108,29 @@ export class FilesystemSync {
   /** Closes the folder once the flushes asked for are done. Idempotent. */
   async close(): Promise<void> {
     // Each finished job starts the next one, if any was asked for: wait until none runs or waits.
-    while (this.#running || this.#next.length > 0) await (this.#running ?? new Promise((r) => setImmediate(r)));
+    while (this.#writing || this.#syncing || this.#next.length > 0 || this.#syncWaiting.length > 0) {
+      await (this.#writing ?? this.#syncing ?? new Promise((r) => setImmediate(r)));
+    }
     const dir = this.#dir;
     this.#dir = undefined;
     await dir?.close();
   }
 
-  #start(): void {
+  #startWrites(): void {
     const requests = this.#next;
     this.#next = [];
-    const sync = requests.some((r) => r.sync);
-    this.stats.jobs++;
-    if (sync) this.stats.syncs++;
     let bytes = 0;
     let count = 0;
     for (const r of requests) {
       for (const w of r.writes) bytes += w.bytes.length;
       count += r.writes.length;
     }
+    if (count === 0) {
+      // Only syncs, whose files' earlier writes are all made: straight on to a syncfs.
+      this.#written(requests, undefined);
+      return;
+    }
+    this.stats.jobs++;
     if (this.#data.length < bytes) this.#data = new Uint8Array(Math.max(bytes, 2 * this.#data.length));
     if (this.#table.length < 4 * count) this.#table = new Float64Array(Math.max(4 * count, 2 * this.#table.length));
     const data = this.#data;
@@ -138,27 +150,54 @@ export class FilesystemSync {
     }
     let job: Promise<Int32Array>;
     try {
-      job = this.#addon.writeAndSync(sync ? this.#dir!.fd : -1, table, data, count);
+      job = this.#addon.writeAndSync(-1, table, data, count);
     } catch (error) {
       job = Promise.reject(error);
     }
-    this.#running = job.then(
-      (status) => this.#answer(requests, status),
-      (error: unknown) => this.#answer(requests, undefined, error),
+    this.#writing = job.then(
+      (status) => this.#written(requests, status),
+      (error: unknown) => this.#written(requests, undefined, error),
     );
   }
 
-  #answer(requests: Request[], status: Int32Array | undefined, error?: unknown): void {
+  /** A write job is done: answers its writes, hands its syncs to the sync lane, starts the next. */
+  #written(requests: Request[], status: Int32Array | undefined, error?: unknown): void {
     let i = 0;
-    const synced = status?.[status.length - 1] ?? 0;
     for (const r of requests) {
       let failed: unknown = error;
       for (let k = 0; k < r.writes.length; k++, i++) if (failed === undefined && status && status[i] !== 0) failed = errnoError(status[i]!, 'pwrite');
-      if (failed === undefined && r.sync && synced !== 0) failed = errnoError(synced, 'syncfs');
-      if (failed === undefined) r.resolve();
-      else r.reject(failed);
+      if (failed !== undefined) r.reject(failed);
+      else if (r.sync) this.#syncWaiting.push(r);
+      else r.resolve();
     }
-    this.#running = undefined;
-    if (this.#next.length > 0) this.#start();
+    this.#writing = undefined;
+    if (this.#next.length > 0) this.#startWrites();
+    if (!this.#syncing && this.#syncWaiting.length > 0) this.#startSync();
+  }
+
+  #startSync(): void {
+    const requests = this.#syncWaiting;
+    this.#syncWaiting = [];
+    this.stats.syncs++;
+    let job: Promise<Int32Array>;
+    try {
+      job = this.#addon.writeAndSync(this.#dir!.fd, this.#table, this.#data, 0);
+    } catch (error) {
+      job = Promise.reject(error);
+    }
+    this.#syncing = job.then(
+      (status) => this.#synced(requests, status[0] === 0 ? undefined : errnoError(status[0]!, 'syncfs')),
+      (error: unknown) => this.#synced(requests, error),
+    );
+  }
+
+  #synced(requests: Request[], error: unknown): void {
+    for (const r of requests) {
+      if (error === undefined) r.resolve();
+      else r.reject(error);
+    }
+    this.#syncing = undefined;
+    // Syncs that arrived while this one ran need a syncfs that starts after their writes: a new one.
+    if (this.#syncWaiting.length > 0) this.#startSync();
   }
 }

@@ -23,6 +23,13 @@ export interface PauseMark {
   fileFrame: number | undefined;
 }
 
+/**
+ * Buffers every mixer of the process shares (mixing is synchronous, and what mixTransient
+ * returns is used at once): where the legs are read to, and what mixTransient returns a view of.
+ * One set per recording was 16–32 KB each, tens of megabytes at a thousand calls.
+ */
+const shared = { caller: new Int16Array(0), callee: new Int16Array(0), output: new Int16Array(0) };
+
 export interface MixerLegs {
   caller?: Timeline | undefined;
   callee?: Timeline | undefined;
@@ -34,10 +41,6 @@ export class RecordingMixer {
   private readonly marks: PauseMark[] = [];
   private cursor = 0;
   private framesOut = 0;
-  /** Where each leg is read to; grown to the longest read (a tick's worth, or a stop's). */
-  private scratch: [Int16Array, Int16Array] = [new Int16Array(0), new Int16Array(0)];
-  /** What mixTransient returns a view of. */
-  private output = new Int16Array(0);
 
   constructor(legs: MixerLegs, channels: 1 | 2) {
     this.legs = legs;
@@ -87,9 +90,10 @@ export class RecordingMixer {
   }
 
   /**
-   * As `mix`, into the mixer's own buffer when the span has no pause: the frames are only valid
-   * until the next call (the recording encodes them at once). Four mixes a second per recording
-   * of fresh arrays were a good part of what the garbage collector chased at a thousand calls.
+   * As `mix`, into a buffer every mixer shares when the span has no pause: the frames are only
+   * valid until the next mix of any recording (the recording encodes them at once). Four mixes a
+   * second per recording of fresh arrays were a good part of what the garbage collector chased at
+   * a thousand calls.
    */
   mixTransient(until: number): Int16Array {
     return this.mixFrames(until, true);
@@ -110,13 +114,19 @@ export class RecordingMixer {
         segEnd = Math.min(end, next?.startSample ?? end);
       }
       const n = segEnd - this.cursor;
-      if (this.scratch[0].length < n) this.scratch = [new Int16Array(n), new Int16Array(n)];
-      // The legs are read into the mixer's own buffers: combine() copies them out at once.
-      const a = this.legs.caller?.readInto(segEnd, this.scratch[0]);
-      const b = this.legs.callee?.readInto(segEnd, this.scratch[1]);
+      if (shared.caller.length < n) {
+        // Doubled, not fitted: after an event-loop stall the next ticks are longer, and growing
+        // by a stall's few samples each time would allocate again and again.
+        const size = Math.max(n, 2 * shared.caller.length);
+        shared.caller = new Int16Array(size);
+        shared.callee = new Int16Array(size);
+      }
+      // The legs are read into the shared buffers: combine() copies them out at once.
+      const a = this.legs.caller?.readInto(segEnd, shared.caller);
+      const b = this.legs.callee?.readInto(segEnd, shared.callee);
       // Only a mix of one part can be the shared buffer (parts are concatenated otherwise).
-      const shared = transient && segEnd === end && parts.length === 0;
-      const part = !mark ? this.combine(n, a, b, shared) : mark.mode === 'silence' ? new Int16Array(n * this.channels) : undefined;
+      const inShared = transient && segEnd === end && parts.length === 0;
+      const part = !mark ? this.combine(n, a, b, inShared) : mark.mode === 'silence' ? new Int16Array(n * this.channels) : undefined;
       if (part) {
         parts.push(part);
         total += part.length;
@@ -137,12 +147,12 @@ export class RecordingMixer {
     return undefined;
   }
 
-  private combine(n: number, a: Int16Array | undefined, b: Int16Array | undefined, shared: boolean): Int16Array {
+  private combine(n: number, a: Int16Array | undefined, b: Int16Array | undefined, transient: boolean): Int16Array {
     const length = n * this.channels;
     let out: Int16Array;
-    if (shared) {
-      if (this.output.length < length) this.output = new Int16Array(Math.max(length, 2 * this.output.length));
-      out = this.output.subarray(0, length);
+    if (transient) {
+      if (shared.output.length < length) shared.output = new Int16Array(Math.max(length, 2 * shared.output.length));
+      out = shared.output.subarray(0, length);
     } else {
       out = new Int16Array(length);
     }

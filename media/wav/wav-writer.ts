@@ -13,6 +13,7 @@
  */
 import { PlainFileSink, type FileSink } from '../recording/file-sink.ts';
 import { PartFile } from '../recording/part-file.ts';
+import { bytePool } from '../recording/byte-pool.ts';
 import { CapstanError } from '../../core/errors.ts';
 import { buildWavHeader, writeWavSizes, type WavHeaderLayout, type WavSpec } from './wav-format.ts';
 
@@ -83,14 +84,43 @@ export class WavWriter {
     if (this.written + bytes.length > MAX_DATA_BYTES) {
       return Promise.reject(new CapstanError('CAPSTAN_ERR_RECORDING_FAILED', `${this.finalPath} would exceed the 4 GiB WAV limit`));
     }
+    return this.append(bytes, samples, undefined);
+  }
+
+  /**
+   * `write` for bytes only valid during the call (an encoder's `pushTransient` output): copies
+   * them into a buffer of the process's byte pool, given back once the write has settled, so a
+   * recording's steady writes allocate no memory (byte-pool.ts says why that matters).
+   */
+  writeCopy(bytes: Uint8Array, samples = (bytes.length / this.layout.blockAlign) * this.layout.samplesPerBlock): Promise<void> {
+    if (bytes.length === 0) return this.write(bytes, samples);
+    const buffer = bytePool.take(bytes.length);
+    buffer.set(bytes);
+    return this.append(buffer.subarray(0, bytes.length), samples, buffer);
+  }
+
+  /** Queues the write of `bytes` at the end of the data; `pooled` goes back to the pool once it settles. */
+  private append(bytes: Uint8Array, samples: number, pooled: Uint8Array | undefined): Promise<void> {
+    if (bytes.length % this.layout.blockAlign !== 0) {
+      return Promise.reject(new RangeError(`write of ${bytes.length} bytes is not whole ${this.layout.blockAlign}-byte blocks`));
+    }
+    if (this.finalized) return Promise.reject(new CapstanError('CAPSTAN_ERR_CLOSED', `${this.finalPath} is finalized`));
+    if (this.written + bytes.length > MAX_DATA_BYTES) {
+      return Promise.reject(new CapstanError('CAPSTAN_ERR_RECORDING_FAILED', `${this.finalPath} would exceed the 4 GiB WAV limit`));
+    }
     const position = this.layout.dataOffset + this.written;
     this.written += bytes.length;
     this.samplesWritten += samples;
     if (bytes.length === 0) return this.file.enqueue(async () => {});
-    // Not copied (as fs writes, the caller leaves the bytes alone until the promise settles):
+    // Not copied here (as fs writes, the caller leaves the bytes alone until the promise settles):
     // a copy per write was half the memory a thousand recordings churned through per second.
     return this.file.enqueue(async (sink) => {
-      await sink.write(position, bytes);
+      try {
+        await sink.write(position, bytes);
+      } finally {
+        // Settled: the sink has read the bytes (or failed to).
+        if (pooled) bytePool.give(pooled);
+      }
     });
   }
 

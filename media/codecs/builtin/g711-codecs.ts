@@ -29,7 +29,7 @@ export const pcmuCodec: WavCodec = {
   supportsChannels: [1, 2],
   sampleRate: 8000,
   wavFormat: (channels) => g711Format(0x0007, channels),
-  createEncoder: (channels) => new WaveformEncoder('PCMU', channels, (pcm) => ulawEncode(pcm)),
+  createEncoder: (channels) => new WaveformEncoder('PCMU', channels, 1, ulawEncode),
 };
 
 export const pcmaCodec: WavCodec = {
@@ -41,5 +41,5 @@ export const pcmaCodec: WavCodec = {
   supportsChannels: [1, 2],
   sampleRate: 8000,
   wavFormat: (channels) => g711Format(0x0006, channels),
-  createEncoder: (channels) => new WaveformEncoder('PCMA', channels, (pcm) => alawEncode(pcm)),
+  createEncoder: (channels) => new WaveformEncoder('PCMA', channels, 1, alawEncode),
 };

@@ -9,14 +9,23 @@ import { WaveformEncoder } from './waveform-encoder.ts';
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
- * Interleaved samples as little-endian 16-bit bytes. On a little-endian machine that is the
- * samples' own memory, copied once (the media server's hottest write path); elsewhere, byte by byte.
+ * Writes interleaved samples into `out` (2 bytes a sample) as little-endian 16-bit bytes. On a
+ * little-endian machine that is the samples' own memory, copied once (the media server's hottest
+ * write path); elsewhere, byte by byte.
  */
-export function pcm16le(pcm: Int16Array): Uint8Array {
-  if (LITTLE_ENDIAN) return new Uint8Array(pcm.buffer.slice(pcm.byteOffset, pcm.byteOffset + pcm.byteLength));
-  const out = new Uint8Array(pcm.length * 2);
-  const view = new DataView(out.buffer);
+export function pcm16leInto(pcm: Int16Array, out: Uint8Array): void {
+  if (LITTLE_ENDIAN) {
+    out.set(new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength));
+    return;
+  }
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   for (let i = 0; i < pcm.length; i++) view.setInt16(2 * i, pcm[i]!, true);
+}
+
+/** Interleaved samples as little-endian 16-bit bytes, in a new array. */
+export function pcm16le(pcm: Int16Array): Uint8Array {
+  const out = new Uint8Array(pcm.length * 2);
+  pcm16leInto(pcm, out);
   return out;
 }
 
@@ -38,5 +47,5 @@ export const pcmCodec: WavCodec = {
     extra: undefined,
     samplesPerBlock: 1,
   }),
-  createEncoder: (channels) => new WaveformEncoder('L16', channels, pcm16le),
+  createEncoder: (channels) => new WaveformEncoder('L16', channels, 2, pcm16leInto),
 };

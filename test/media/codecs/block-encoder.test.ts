@@ -36,11 +36,43 @@ describe('block encoders', () => {
     expect(encode('audio/GSM', signal, [1000])).toEqual(encode('audio/GSM', padded, [1000]));
   });
 
+  for (const mime of ['audio/GSM', 'audio/x-truespeech', 'audio/PCMU', 'audio/PCMA', 'audio/L16']) {
+    it(`give ${mime}'s pushTransient the bytes push gives, in memory the encoder reuses`, () => {
+      const fresh = codecRegistry.require(mime).createEncoder(1);
+      const reusing = codecRegistry.require(mime).createEncoder(1);
+      expect(reusing.pushTransient).toBeTypeOf('function');
+      const expected: Uint8Array[] = [];
+      const got: Uint8Array[] = [];
+      const buffers = new Set<ArrayBufferLike>();
+      let at = 0;
+      // Mixed chunk sizes: partial blocks carry over between push and pushTransient alike.
+      for (const n of [333, 1000, 7, 960, 1000, 1000, 500]) {
+        expected.push(fresh.push(signal.subarray(at, at + n)));
+        const bytes = reusing.pushTransient!(signal.subarray(at, at + n));
+        if (bytes.length > 0) buffers.add(bytes.buffer);
+        got.push(Uint8Array.from(bytes)); // copied at once, as the contract asks
+        at += n;
+      }
+      expected.push(fresh.end());
+      got.push(reusing.end());
+      expect(Buffer.concat(got)).toEqual(Buffer.concat(expected));
+      // Grown at most a few times, then reused: not an array per call.
+      expect(buffers.size).toBeLessThanOrEqual(2);
+      // And the transient bytes really are overwritten by the next call.
+      const enc = codecRegistry.require(mime).createEncoder(1);
+      const first = enc.pushTransient!(signal.subarray(0, 960));
+      const copy = Uint8Array.from(first);
+      enc.pushTransient!(signal.subarray(2000, 2960));
+      expect(Buffer.from(first)).not.toEqual(Buffer.from(copy));
+    });
+  }
+
   it('return nothing until a block is complete, and refuse input after end', () => {
     const enc = codecRegistry.require('audio/GSM').createEncoder(1);
     expect(enc.push(signal.subarray(0, 319)).length).toBe(0);
     expect(enc.push(signal.subarray(319, 320)).length).toBe(65);
     enc.end();
     expect(() => enc.push(signal.subarray(0, 10))).toThrow(expect.objectContaining({ code: 'CAPSTAN_ERR_CLOSED' }));
+    expect(() => enc.pushTransient!(signal.subarray(0, 10))).toThrow(expect.objectContaining({ code: 'CAPSTAN_ERR_CLOSED' }));
   });
 });

@@ -1,7 +1,8 @@
 /**
- * Group jobs: many files' writes and syncs asked for in one turn share one job (their pwrites,
- * then one syncfs if any asked), a request made while a job runs waits for the next, and one
- * file's failed write fails only that file's request.
+ * Group jobs: many files' writes asked for in one turn share one write job, a request made while
+ * it runs waits for the next, syncs whose writes are made share one syncfs that runs beside the
+ * writes (a write never waits for the disk), and one file's failed write fails only that file's
+ * request.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -52,6 +53,26 @@ describe('FilesystemSync', () => {
     await Promise.all([...turn, later]);
     expect(group.stats).toEqual({ jobs: 2, syncs: 1, requests: 3 });
     expect(readFileSync(join(dir, 'a')).toString()).toBe('onetwothree');
+    await fh.close();
+    await group.close();
+  });
+
+  it('answers a write made while a syncfs waits for the disk at once, and gives a sync asked for meanwhile a syncfs of its own', async () => {
+    const group = (await FilesystemSync.open(dir))!;
+    // 96 MiB of dirty pages: the syncfs takes the disk's time, a pwrite does not.
+    writeFileSync(join(dir, 'dirty'), Buffer.alloc(96 * 1024 * 1024, 7));
+    const fh = await open(join(dir, 'c'), 'w');
+    const order: string[] = [];
+    const firstSync = group.flush(fh.fd, [{ position: 0, bytes: Buffer.from('durable') }], true).then(() => order.push('first sync'));
+    // Its write job, then its syncfs, have started: a write and another sync arrive.
+    while (group.stats.syncs === 0) await new Promise((r) => setImmediate(r));
+    const write = group.flush(fh.fd, [{ position: 7, bytes: Buffer.from('-more') }], false).then(() => order.push('write'));
+    const secondSync = group.flush(fh.fd, [], true).then(() => order.push('second sync'));
+    await Promise.all([firstSync, write, secondSync]);
+    expect(order).toEqual(['write', 'first sync', 'second sync']);
+    // The second sync needed a syncfs that started after it was asked for.
+    expect(group.stats).toEqual({ jobs: 2, syncs: 2, requests: 3 });
+    expect(readFileSync(join(dir, 'c')).toString()).toBe('durable-more');
     await fh.close();
     await group.close();
   });

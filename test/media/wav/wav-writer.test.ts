@@ -7,6 +7,8 @@ import { ulawEncode } from '../../../media/codecs/g711.ts';
 import { encodeWavSamples } from '../../../media/wav/wav-format.ts';
 import { parseWav } from '../../../media/wav/wav-reader.ts';
 import { WavWriter } from '../../../media/wav/wav-writer.ts';
+import { FilesystemSync } from '../../../media/recording/filesystem-sync.ts';
+import { PlainFileSink } from '../../../media/recording/file-sink.ts';
 
 let dir: string;
 beforeEach(() => {
@@ -93,6 +95,44 @@ describe('WavWriter', () => {
     const w = await WavWriter.create(path, { encoding: 'pcm16', channels: 1, sampleRate: 8000, metadata: { recordingId: 'rec-1', n: 1 } });
     await w.finalize();
     expect(parseWav(readFileSync(path)).metadata).toEqual({ recordingId: 'rec-1', n: 1 });
+  });
+
+  it('keeps what writeCopy was given though the caller overwrites its buffer at once, grouped or not', async () => {
+    const group = (await FilesystemSync.open(dir))!;
+    try {
+      for (const grouped of [false, true]) {
+        const path = join(dir, `copy-${grouped}.wav`);
+        const w = await WavWriter.create(path, { encoding: 'pcm16', channels: 2, sampleRate: 8000 }, (p) =>
+          PlainFileSink.create(p, grouped ? { filesystemSync: group } : {}),
+        );
+        // One buffer, refilled before the previous write can have run: 40 writes in flight at once.
+        const scratch = new Uint8Array(4000);
+        const expected: Buffer[] = [];
+        const pending: Promise<void>[] = [];
+        for (let i = 0; i < 40; i++) {
+          const n = 4 * (100 + ((i * 37) % 900));
+          for (let k = 0; k < n; k++) scratch[k] = (i * 31 + k) & 0xff;
+          expected.push(Buffer.from(scratch.subarray(0, n)));
+          pending.push(w.writeCopy(scratch.subarray(0, n)));
+          scratch.fill(0xee);
+          if (i % 10 === 9) pending.push(w.flush());
+        }
+        await Promise.all(pending);
+        // Later writes reuse the copies' buffers once written, and still land whole.
+        for (let i = 0; i < 10; i++) {
+          scratch.fill(i + 1, 0, 2000);
+          expected.push(Buffer.from(scratch.subarray(0, 2000)));
+          await w.writeCopy(scratch.subarray(0, 2000));
+        }
+        await w.finalize();
+        const buf = readFileSync(path);
+        const info = parseWav(buf);
+        expect(buf.subarray(info.dataOffset, info.dataOffset + info.dataBytes)).toEqual(Buffer.concat(expected));
+        await expect(w.writeCopy(scratch.subarray(0, 4))).rejects.toMatchObject({ code: 'CAPSTAN_ERR_CLOSED' });
+      }
+    } finally {
+      await group.close();
+    }
   });
 
   it('refuses writes that are not whole blocks', async () => {
