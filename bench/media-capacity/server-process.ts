@@ -7,7 +7,7 @@
  * on the native set, the share of datagrams that reached JavaScript).
  */
 import { createSocket } from 'node:dgram';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { NativeUdpTransport } from '../../media/rtp/native-udp-transport.ts';
 import { runMediaServer } from '../../media/server/main.ts';
 
@@ -17,6 +17,16 @@ let cpu = process.cpuUsage();
 let wall = performance.now();
 const delay = monitorEventLoopDelay({ resolution: 5 });
 delay.enable();
+/** Garbage collections since the last ask: the longest pause and the total (a stall's usual suspect). */
+let gc = { maxMs: 0, totalMs: 0, major: 0 };
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    gc.maxMs = Math.max(gc.maxMs, e.duration);
+    gc.totalMs += e.duration;
+    // detail.kind 4 is a major (mark-compact) collection.
+    if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === 4) gc.major++;
+  }
+}).observe({ entryTypes: ['gc'] });
 
 function usage(): Record<string, number> {
   const d = process.cpuUsage(cpu);
@@ -27,7 +37,11 @@ function usage(): Record<string, number> {
     eventLoopDelayP99Ms: delay.percentile(99) / 1e6,
     eventLoopDelayMaxMs: delay.max / 1e6,
     rssMiB: process.memoryUsage().rss / 2 ** 20,
+    gcMaxMs: gc.maxMs,
+    gcTotalMs: gc.totalMs,
+    gcMajor: gc.major,
   };
+  gc = { maxMs: 0, totalMs: 0, major: 0 };
   cpu = process.cpuUsage();
   wall = now;
   delay.reset();
