@@ -12,9 +12,9 @@
  * recordings, plays `windowSeconds` of audio, stops them and compares what the server placed on
  * its timelines with what was sent. A step passes when every packet sent was received, placed,
  * and none was late, partly late, too early or dropped for any reason. Steps go up until one
- * fails; a step that failed while the load generator itself fell more than the jitter delay
- * behind (its limit, or the VM's: each step reports the hypervisor's steal on both cores) is
- * played once more first. Then the same with mixed calls: an Opus caller (48 kHz RTP, decoded by libopus) and a
+ * fails; a step that failed while the load generator itself fell more than half the jitter
+ * delay behind (its limit, or the VM's: each step reports the hypervisor's steal on both cores)
+ * is played once more first. Then the same with mixed calls: an Opus caller (48 kHz RTP, decoded by libopus) and a
  * PCMU callee. On the native transport a third series records G.711 calls without relaying them
  * (legs with no party address): not a configuration Capstan runs, a measure of what the relay
  * costs the relaying server.
@@ -195,9 +195,13 @@ async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<v
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
 }
 
+/** Steps played so far in this process: part of every call id, so a step played again never meets its first try's. */
+let steps = 0;
+
 async function step(calls: number, opus: boolean, relay: boolean, windowSeconds: number, server: Child, base: string, load: Child, sink: RelaySink, recordingsDir: string): Promise<StepResult> {
   // Unique per step: a media server keeps finished recordings' results until their files are fetched.
-  const ids = Array.from({ length: calls }, (_, i) => `${opus ? 'o' : relay ? 'g' : 'n'}${calls}-c${i}`);
+  const attempt = ++steps;
+  const ids = Array.from({ length: calls }, (_, i) => `${opus ? 'o' : relay ? 'g' : 'n'}${calls}-s${attempt}-c${i}`);
   const ports: { port: number; kind: 'pcmu' | 'opus' }[] = [];
   // No party address, no relay: the recording alone.
   const remote = relay ? sink.to : undefined;
@@ -320,6 +324,7 @@ export async function benchMediaCapacity(options: MediaCapacityOptions = {}): Pr
   try {
     const bare = await bareCeiling(load, options.bareSeconds ?? 5);
     out['bare socket: datagrams/s received on one core'] = Math.round(bare.packetsPerSecond);
+    process.stderr.write(`media-capacity bare socket: ${JSON.stringify(bare)}\n`);
     out['bare socket: receiver CPU (1 = one core)'] = bare.cpu;
     out['bare socket: datagrams/s sent'] = Math.round(bare.sentPerSecond);
     out['bare socket: G.711 calls equivalent (100 packets/s each)'] = Math.round(bare.packetsPerSecond / 100);
@@ -360,10 +365,11 @@ export async function benchMediaCapacity(options: MediaCapacityOptions = {}): Pr
         for (const calls of steps) {
           let r = await step(calls, opus, relay, windowSeconds, server, controlUrl, load, sink, recordingsDir);
           process.stderr.write(`media-capacity ${udp} ${label} ${calls} calls: ${JSON.stringify(r)}\n`);
-          // A generator that fell further behind than the jitter delay made the packets late
-          // itself (on a shared VM, often while the hypervisor took its core): such a step says
-          // nothing about the server, so it is played once more before the series ends on it.
-          const retried = !r.ok && r.generatorBehindMaxMs > 200;
+          // A generator that fell behind by more than half the jitter delay used up that much
+          // of the packets' lateness budget itself (on a shared VM, often while the hypervisor
+          // took its core): such a step says little about the server, so it is played once more
+          // before the series ends on it.
+          const retried = !r.ok && r.generatorBehindMaxMs > 100;
           if (retried) {
             r = await step(calls, opus, relay, windowSeconds, server, controlUrl, load, sink, recordingsDir);
             process.stderr.write(`media-capacity ${udp} ${label} ${calls} calls, again: ${JSON.stringify(r)}\n`);
