@@ -47,12 +47,11 @@ export interface CodecEncoder {
   /**
    * Optional: `push` without an allocation per call. The bytes returned are the encoder's own
    * and only valid until the next `pushTransient` call of any encoder (the built-in ones share
-   * one buffer): the caller copies them at once. A media server's file
-   * writer uses it when present: thousands of fresh output arrays a second (each an ArrayBuffer
-   * outside V8's heap) made V8 run a full collection about every second, and on a media server
-   * pinned to one core its marking threads held the event loop for 80–150 ms each time
-   * (docs/benchmarks.md). Otherwise the same as `push`, sharing its state (a block codec's
-   * partial block).
+   * one buffer): the caller copies them at once. A media server's WAV writer uses it when
+   * present: thousands of fresh output arrays a second (each an ArrayBuffer outside V8's heap)
+   * made V8 run a full collection about every second, and on a media server pinned to one core
+   * its marking threads held the event loop for 80–150 ms each time (docs/benchmarks.md).
+   * Otherwise the same as `push`, sharing its state (a block codec's partial block).
    */
   pushTransient?(pcm: Int16Array): Uint8Array;
   /**

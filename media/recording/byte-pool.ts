@@ -5,9 +5,9 @@
  *
  * Why a pool rather than a buffer per write or per recording: a fresh array per write (four a
  * second per recording) made V8 run a full collection every second or so at a thousand
- * recordings, and spares kept per recording were 60 KB or more each, 200 MB at 1 300 calls
- * whose growth at start-up brought on a dozen full collections (docs/benchmarks.md). Shared, the
- * pool holds about what the writes in flight hold at once: a write job's worth.
+ * recordings, and buffers kept per recording came to 160 KB each, 200 MB at 1 300 calls, whose
+ * growth at start-up brought on a dozen full collections (docs/benchmarks.md). Shared, the pool
+ * holds about what the writes in flight hold at once: a write job's worth.
  */
 
 /** Smallest buffer handed out: 1 KiB. */
