@@ -178,14 +178,30 @@ export class SipB2bua {
   }
 
   async start(): Promise<void> {
-    this.#socket.bind(this.#options.port, this.#options.address);
-    await once(this.#socket, 'listening');
-    this.#port = this.#socket.address().port;
-    if (this.#options.tcp !== false) {
-      const server = createServer((conn) => this.#adopt(conn));
-      this.#tcpServer = server;
-      server.listen(this.#port, this.#options.address);
-      await once(server, 'listening');
+    if (this.#options.tcp === false) {
+      this.#socket.bind(this.#options.port, this.#options.address);
+      await once(this.#socket, 'listening');
+      this.#port = this.#socket.address().port;
+    } else {
+      // UDP and TCP share the port number. With port 0 the kernel picks it for TCP, and UDP may
+      // have that number taken already (seen in CI: another test's socket): pick again.
+      for (let attempt = 1; ; attempt++) {
+        const server = createServer((conn) => this.#adopt(conn));
+        server.listen(this.#options.port, this.#options.address);
+        await once(server, 'listening');
+        const port = (server.address() as { port: number }).port;
+        try {
+          this.#socket.bind(port, this.#options.address);
+          await once(this.#socket, 'listening');
+        } catch (e) {
+          await new Promise((r) => server.close(r));
+          if (this.#options.port !== 0 || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 10) throw e;
+          continue;
+        }
+        this.#tcpServer = server;
+        this.#port = port;
+        break;
+      }
     }
     this.#logger.info({ port: this.#port, address: this.#options.address, tcp: this.#tcpServer !== null }, 'SIP B2BUA listening');
   }
